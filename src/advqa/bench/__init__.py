@@ -1,0 +1,1 @@
+"""advqa.bench."""

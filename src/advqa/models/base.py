@@ -1,0 +1,165 @@
+"""The QualityModel contract and model cards (design.md §2).
+
+A :class:`QualityModel` maps a video tensor ``(B, T, 3, H, W)`` (float32, RGB, [0, 1]) to scores
+``(B,)`` in the model's own scale. All preprocessing happens inside ``forward`` so that the score
+is differentiable with respect to the pixels. Frame-wise models (per-frame backbone + temporal
+head) derive from :class:`FrameWiseModel` and expose the two halves.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from advqa.errors import InputError
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """Where a model's weights come from.
+
+    ``url`` is an http(s) URL or ``package:<module>/<file>`` for a file shipped inside an
+    installed Python package; ``sha256`` is the hex digest of the file; ``None`` when the model
+    has no released weights file.
+    """
+
+    url: str | None = None
+    sha256: str | None = None
+    filename: str | None = None
+    licence: str = "unknown"
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything a user needs to know to use a quality model correctly."""
+
+    name: str
+    paper: str
+    score_range: tuple[float, float]
+    higher_is_better: bool = True
+    input: str = ""
+    weights: tuple[WeightsSpec, ...] = ()
+    licence: str = "unknown"
+    rescale: dict[str, float] = field(default_factory=dict)
+    notes: str = ""
+
+    @property
+    def score_span(self) -> float:
+        """Width of the score range (used to scale losses and gains)."""
+        return float(self.score_range[1] - self.score_range[0])
+
+
+def check_video(video: Tensor, *, name: str = "video", min_frames: int = 1) -> None:
+    """Raise :class:`InputError` unless ``video`` is a finite float ``(B, T, 3, H, W)`` in [0, 1]."""
+    if not isinstance(video, Tensor):
+        raise InputError(f"{name} must be a torch.Tensor shaped (B, T, 3, H, W), got {type(video).__name__}")
+    if video.ndim != 5 or video.shape[2] != 3:
+        raise InputError(
+            f"{name} must be shaped (B, T, 3, H, W) with 3 RGB channels, got {tuple(video.shape)}; "
+            "use advqa.io.to_tensor() to convert decoded frames")
+    if not video.is_floating_point():
+        raise InputError(f"{name} must be a float tensor in [0, 1], got dtype {video.dtype}; "
+                         "divide uint8 frames by 255 (advqa.io.to_tensor does this)")
+    if video.shape[1] < min_frames or video.shape[0] < 1 or video.shape[3] < 1 or video.shape[4] < 1:
+        raise InputError(f"{name} is empty or has fewer than {min_frames} frame(s): {tuple(video.shape)}")
+    with torch.no_grad():
+        if not bool(torch.isfinite(video).all()):
+            raise InputError(f"{name} contains NaN or infinite values")
+        lo, hi = float(video.min()), float(video.max())
+    if lo < -1e-6 or hi > 1 + 1e-6:
+        raise InputError(f"{name} values must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]; "
+                         "uint8 frames must be divided by 255")
+
+
+class QualityModel(nn.Module):
+    """Base class of every no-reference quality model.
+
+    Subclasses set ``card`` and implement :meth:`score`. ``forward`` validates the input and
+    calls :meth:`score`; it never switches to ``no_grad`` or train mode.
+    Randomness (fragment offsets, random maps) must come from :attr:`generator`.
+    """
+
+    card: ClassVar[ModelCard]
+    #: Whether two calls on the same input can give different scores (random sampling inside).
+    stochastic: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generator: torch.Generator | None = None
+
+    def seed(self, seed: int | None) -> QualityModel:
+        """Make internal randomness reproducible (``None`` restores fresh randomness)."""
+        if seed is None:
+            self.generator = None
+        else:
+            self.generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's parameters (CPU when it has none)."""
+        for p in self.parameters():
+            return p.device
+        for b in self.buffers():
+            return b.device
+        return torch.device("cpu")
+
+    def forward(self, video: Tensor) -> Tensor:
+        """Score videos: ``(B, T, 3, H, W)`` float in [0, 1] -> ``(B,)`` in the model's scale."""
+        check_video(video)
+        return self.score(video)
+
+    def score(self, video: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Subclass hook: the differentiable score of an already-validated video."""
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"name={self.card.name!r}"
+
+
+class FrameWiseModel(QualityModel):
+    """A per-frame backbone followed by a temporal head (VSFA family).
+
+    ``frame_features`` maps frames ``(N, 3, H, W)`` in [0, 1] to features ``(N, D)``;
+    ``temporal_head`` maps features ``(B, T, D)`` to scores ``(B,)``. ``forward`` runs the
+    backbone in chunks of ``chunk_size`` frames, so inference memory does not grow with the
+    video's length beyond the features themselves.
+    """
+
+    chunk_size: int = 16
+
+    def frame_features(self, frames: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def temporal_head(self, features: Tensor, lengths: Tensor | None = None) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def video_features(self, video: Tensor) -> Tensor:
+        """Per-frame features of a validated video: ``(B, T, 3, H, W)`` -> ``(B, T, D)``, chunked."""
+        b, t = video.shape[:2]
+        frames = video.reshape(b * t, *video.shape[2:])
+        parts = [self.frame_features(frames[i:i + self.chunk_size])
+                 for i in range(0, frames.shape[0], self.chunk_size)]
+        feats = torch.cat(parts, dim=0)
+        return feats.reshape(b, t, -1)
+
+    def score(self, video: Tensor) -> Tensor:
+        return self.temporal_head(self.video_features(video))
+
+
+def describe(card: ModelCard) -> dict[str, Any]:
+    """A JSON-friendly view of a model card (for ``advqa models --json``)."""
+    return {
+        "name": card.name,
+        "paper": card.paper,
+        "score_range": list(card.score_range),
+        "higher_is_better": card.higher_is_better,
+        "input": card.input,
+        "licence": card.licence,
+        "weights": [w.__dict__ for w in card.weights],
+        "rescale": dict(card.rescale),
+        "notes": card.notes,
+    }
