@@ -1,1 +1,6 @@
-"""advqa.data."""
+"""Datasets: the common Sample type, the real VQA dataset loaders and the built-in demo set."""
+from __future__ import annotations
+
+from advqa.data.base import Sample, VideoDataset
+
+__all__ = ["Sample", "VideoDataset"]
