@@ -1,0 +1,73 @@
+"""Scoring a video while only a few of its frames change (paper 000's T-frames-per-round attacks).
+
+``context="frame"`` is the official behaviour of paper 000's code: each round feeds the model only
+the frames being optimised, as a short video. ``context="video"`` (advqa's default, design.md §3)
+scores the whole video with the other frames held at their current values; for frame-wise models
+the other frames' features are cached, so a round costs backbone work only on its own frames.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from advqa.attacks.base import QueryCounter
+from advqa.errors import InputError
+from advqa.models.base import FrameWiseModel
+
+Context = Literal["frame", "video"]
+
+
+class FrameWindowScorer:
+    """Scores candidate replacements of frames ``[start, start + k)`` of one video.
+
+    ``video`` is ``(1, T, 3, H, W)``; :meth:`score` takes candidates ``(N, k, 3, H, W)`` and returns
+    the ``(N,)`` scores of the ``N`` videos obtained by substituting them (``context="video"``)
+    or of the ``N`` k-frame clips alone (``context="frame"``). Each candidate counts as one query.
+    Differentiable with respect to the candidates.
+    """
+
+    def __init__(self, model: QueryCounter, video: Tensor, context: Context = "video") -> None:
+        if context not in ("frame", "video"):
+            raise InputError(f"context must be 'frame' or 'video', got {context!r}")
+        self.model = model
+        self.context = context
+        self.video = video.detach().clone()
+        inner = model.model if isinstance(model, QueryCounter) else model
+        self._framewise = inner if isinstance(inner, FrameWiseModel) and context == "video" else None
+        self._features: Tensor | None = None
+        if self._framewise is not None:
+            with torch.no_grad():
+                self._features = self._framewise.video_features(self.video)
+
+    @property
+    def uses_feature_cache(self) -> bool:
+        """Whether other frames' features are cached (frame-wise model, whole-video context)."""
+        return self._framewise is not None
+
+    def score(self, frames: Tensor, start: int) -> Tensor:
+        """Scores ``(N,)`` of the candidates ``frames`` ``(N, k, 3, H, W)`` placed at ``start``."""
+        n, k = frames.shape[:2]
+        if self.context == "frame":
+            return self.model(frames)
+        if self._framewise is not None:
+            assert self._features is not None
+            new = self._framewise.frame_features(frames.reshape(n * k, *frames.shape[2:])).reshape(n, k, -1)
+            feats = self._features.expand(n, -1, -1)
+            feats = torch.cat([feats[:, :start], new, feats[:, start + k:]], dim=1)
+            self.model.count(n)
+            return self._framewise.temporal_head(feats)
+        full = self.video.expand(n, -1, -1, -1, -1)
+        full = torch.cat([full[:, :start], frames, full[:, start + k:]], dim=1)
+        return self.model(full)
+
+    def commit(self, frames: Tensor, start: int) -> None:
+        """Make ``frames`` ``(1, k, 3, H, W)`` the current values of frames ``[start, start + k)``."""
+        k = frames.shape[1]
+        self.video[:, start:start + k] = frames.detach()
+        if self._framewise is not None:
+            assert self._features is not None
+            with torch.no_grad():
+                self._features[:, start:start + k] = self._framewise.frame_features(
+                    frames.detach().reshape(k, *frames.shape[2:])).reshape(1, k, -1)
