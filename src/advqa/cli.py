@@ -29,6 +29,17 @@ class _Group(click.Group):
                 raise
             click.echo(f"advqa: error: {exc}", err=True)
             ctx.exit(2)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt:
+            click.echo("advqa: interrupted; finished rows are saved, rerun to resume", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback unless asked
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.echo(f"advqa: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+                       err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,6 +83,303 @@ def models(as_json: bool) -> None:
         lo, hi = c.score_range
         table.add_row(c.name, c.paper, f"{lo:g} .. {hi:g}", "yes" if c.higher_is_better else "no", c.licence)
     Console().print(table)
+
+
+
+def _eps(value: str | None) -> float | None:
+    from advqa.bench.config import parse_number
+    from advqa.errors import ConfigError
+
+    if value is None:
+        return None
+    try:
+        return parse_number(value, "--eps")
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+class _Bars:
+    """tqdm progress bars keyed by description (one live bar per stage)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bars: dict[str, object] = {}
+
+    def __call__(self, stage: str, done: int, total: int, desc: str) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        bar = self.bars.get(desc)
+        if bar is None:
+            bar = self.bars[desc] = tqdm(total=total, desc=desc, leave=False, unit="video", file=sys.stderr)
+        bar.n = done  # type: ignore[attr-defined]
+        bar.refresh()  # type: ignore[attr-defined]
+        if done >= total:
+            bar.close()  # type: ignore[attr-defined]
+            del self.bars[desc]
+
+
+def _summary_table(summary: list[dict], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    def f(x: object, d: int = 4) -> str:
+        if x is None or (isinstance(x, float) and x != x):
+            return "-"
+        return f"{x:.{d}f}" if isinstance(x, float) else str(x)
+
+    table = Table(title=title)
+    for col in ("model", "dataset", "attack", "n", "SRCC before -> after", "PLCC before -> after", "R",
+                "L2 x255", "Linf x255", "PSNR dB", "queries", "s/video"):
+        table.add_column(col, justify="left" if col in ("model", "dataset", "attack") else "right")
+    for s in summary:
+        n = f"{s['n']}" + (f" (+{s['skipped']} skipped)" if s["skipped"] else "")
+        table.add_row(s["model"], s["dataset"], s["attack"], n,
+                      f"{f(s['srcc_before'])} -> {f(s['srcc_after'])}", f"{f(s['plcc_before'])} -> {f(s['plcc_after'])}",
+                      f(s["r"]), f(s["l2"] * 255, 3), f(s["linf"] * 255, 2), f(s["psnr"], 2), f(s["queries"], 0),
+                      f(s["time_s"], 2))
+    Console(width=200).print(table)
+
+
+@cli.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Experiment YAML (models x datasets x attacks).")
+@click.option("--model", "model_names", multiple=True, help="Model name(s); default: the demo's (litevsfa).")
+@click.option("--weights", help="Weights file or URL for the (single) model.")
+@click.option("--attack", "attack_names", multiple=True, help="Attack name(s): whitebox, pgd, fgsm, ifgsm, mifgsm, amifgsm, patch, simba.")
+@click.option("--norm", type=click.Choice(["linf", "l2"]), help="Budget norm for the named attacks.")
+@click.option("--eps", help="Budget in [0,1] pixel units, e.g. 3/255.")
+@click.option("--dataset", help="Dataset name (demo, konvid-1k, live-vqc, youtube-ugc, lsvq).")
+@click.option("--root", type=click.Path(file_okay=False), help="Folder of a real dataset.")
+@click.option("--split", help="Dataset split (demo: train/test/all; lsvq: train/test/test-1080p).")
+@click.option("--videos", type=click.IntRange(min=1), help="Number of videos drawn with the seed (papers: 50).")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Frames read per video.")
+@click.option("--out", "out_dir", default="advqa-out", show_default=True, type=click.Path(file_okay=False), help="Output folder (results.sqlite, report.html).")
+@click.option("--device", help="torch device, e.g. cpu or cuda.")
+@click.option("--seed", type=int, help="Seed for video sampling and attacks.")
+@click.option("--save-adversarial", is_flag=True, default=None, help="Save adversarial videos losslessly (FFV1 .mkv).")
+@click.option("--no-report", is_flag=True, help="Skip the HTML report.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def run(config_path: str | None, model_names: tuple[str, ...], weights: str | None, attack_names: tuple[str, ...],
+        norm: str | None, eps: str | None, dataset: str | None, root: str | None, split: str | None,
+        videos: int | None, max_frames: int | None, out_dir: str, device: str | None, seed: int | None,
+        save_adversarial: bool | None, no_report: bool, quiet: bool) -> None:
+    """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the report.
+
+    With no options it runs the shipped demo experiment (advqa/resources/demo.yaml): the default
+    model on the demo test split under the white-box SRB attack (L2 and Linf) and the black-box
+    patch attack. A rerun with the same output folder resumes and skips finished rows.
+    """
+    import dataclasses
+
+    from advqa.bench.config import AttackSpec, DatasetSpec, ModelSpec, demo_experiment, load_experiment
+    from advqa.bench.report import build_report
+    from advqa.bench.runner import run_experiment
+    from advqa.bench.store import ResultStore
+    from advqa.bench.aggregate import summarize
+
+    exp = load_experiment(config_path) if config_path else demo_experiment()
+    changes: dict[str, object] = {}
+    if model_names:
+        changes["models"] = tuple(ModelSpec(m, weights) for m in model_names)
+    elif weights:
+        changes["models"] = tuple(ModelSpec(m.name, weights, m.options) for m in exp.models)
+    if attack_names:
+        changes["attacks"] = tuple(AttackSpec(a, norm, _eps(eps)) for a in attack_names)
+    elif norm or eps:
+        changes["attacks"] = tuple(dataclasses.replace(a, norm=norm or a.norm, eps=_eps(eps) if eps else a.eps)
+                                   for a in exp.attacks)
+    if dataset or root or split or videos or max_frames:
+        base = exp.datasets[0]
+        changes["datasets"] = (DatasetSpec(dataset or base.name, root if root else (None if dataset else base.root),
+                                           split if split else (None if dataset else base.split),
+                                           videos or base.videos, max_frames or base.max_frames),)
+    if device:
+        changes["device"] = device
+    if seed is not None:
+        changes["seed"] = seed
+    if save_adversarial is not None:
+        changes["save_adversarial"] = save_adversarial
+    exp = dataclasses.replace(exp, **changes)
+
+    result = run_experiment(exp, out_dir, progress=_Bars(not quiet))
+    with ResultStore(result.database) as store:
+        summary = summarize(store)
+    _summary_table(summary, f"advqa run: {exp.name}  (values: before -> after attack)")
+    click.echo(f"rows computed: {result.computed}, reused from earlier runs: {result.reused}, "
+               f"videos skipped: {len(result.skipped)}")
+    for dkey, video, reason in result.skipped:
+        click.echo(f"  skipped {dkey}/{video}: {reason}")
+    click.echo(f"results: {result.database}")
+    if not no_report:
+        click.echo(f"report: {build_report(result.database, title=f'advqa report: {exp.name}')}")
+
+
+@cli.command()
+@click.argument("videos", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--model", "model_name", default=None, help="Model name (default: litevsfa).")
+@click.option("--weights", help="Weights file or URL.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--max-frames", type=click.IntRange(min=1), help="Score only the first N frames.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of a stochastic model's sampling.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, device: str,
+          max_frames: int | None, seed: int, as_json: bool) -> None:
+    """Score video files with a quality model (any size and length)."""
+    import torch
+
+    from advqa.bench.runner import load_clip
+    from advqa.models import DEFAULT_MODEL, create
+
+    name = model_name or DEFAULT_MODEL
+    model = create(name, weights=weights, device=device)
+    if getattr(model, "stochastic", False):
+        model.seed(seed)
+    failures = 0
+    for path in videos:
+        try:
+            video = load_clip(path, max_frames).to(device)
+        except AdvqaError as exc:
+            failures += 1
+            click.echo(f"advqa: error: {exc}", err=True)
+            continue
+        with torch.no_grad():
+            value = float(model(video)[0])
+        if as_json:
+            click.echo(json.dumps({"video": path, "model": name, "score": value, "frames": int(video.shape[1])}))
+        else:
+            click.echo(f"{path}\t{name}\t{value:.6f}")
+    if failures:
+        sys.exit(2)
+
+
+@cli.command()
+@click.argument("video", type=click.Path(dir_okay=False))
+@click.option("--attack", "attack_name", default="whitebox", show_default=True, help="Attack name.")
+@click.option("--norm", type=click.Choice(["linf", "l2"]), help="Budget norm (default: the attack's paper default).")
+@click.option("--eps", help="Budget, e.g. 3/255.")
+@click.option("--loss", help="Loss: srb, mse, mid, up, down (default: the attack's).")
+@click.option("--model", "model_name", default=None, help="Model name (default: litevsfa).")
+@click.option("--weights", help="Weights file or URL.")
+@click.option("--mos", type=float, help="The video's MOS (for the SRB boundary).")
+@click.option("--target", type=float, help="Target score (overrides the boundary).")
+@click.option("--max-frames", type=click.IntRange(min=1))
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the adversarial video losslessly (.mkv).")
+def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss: str | None, model_name: str | None,
+           weights: str | None, mos: float | None, target: float | None, max_frames: int | None, device: str,
+           seed: int, output: str | None) -> None:
+    """Attack one video file and print the score before and after."""
+    import torch
+
+    from advqa.attacks import create as create_attack
+    from advqa.bench.runner import load_clip
+    from advqa.models import DEFAULT_MODEL, create
+
+    params = {"loss": loss} if loss else {}
+    atk = create_attack(attack_name, norm=norm, eps=_eps(eps), seed=seed, **params)
+    model = create(model_name or DEFAULT_MODEL, weights=weights, device=device)
+    if getattr(model, "stochastic", False):
+        model.seed(seed)
+    clip = load_clip(video, max_frames).to(device)
+    res = atk(model, clip, mos=mos, target=target, generator=torch.Generator().manual_seed(seed))
+    click.echo(f"{video}: {res.clean_score:.4f} -> {res.adv_score:.4f} ({atk.name}, {res.threat.norm} "
+               f"eps={res.threat.eps * 255:.3g}/255; L2={res.l2 * 255:.3f}/255, Linf={res.linf * 255:.0f}/255, "
+               f"PSNR={res.psnr:.2f} dB, {res.queries} queries, {res.time_s:.1f} s)")
+    if output:
+        from advqa.io import write_video_lossless
+
+        write_video_lossless(output, res.frames_uint8().numpy(), fps=25.0)
+        click.echo(f"saved {output}")
+
+
+@cli.group()
+def datasets() -> None:
+    """List, build and inspect datasets."""
+
+
+@datasets.command("list")
+def datasets_list() -> None:
+    """The dataset names advqa knows."""
+    from advqa.data import available
+
+    for name, desc in available().items():
+        click.echo(f"{name:12s} {desc}")
+
+
+@datasets.command("build")
+@click.argument("name")
+@click.option("--root", type=click.Path(file_okay=False), help="Where to build (default: the cache).")
+def datasets_build(name: str, root: str | None) -> None:
+    """Build a generated dataset (only 'demo' is generated)."""
+    from pathlib import Path
+
+    from advqa.errors import UnknownNameError
+
+    if name != "demo":
+        raise UnknownNameError("buildable dataset", name, ["demo"])
+    from advqa.data.demo import build_demo
+
+    path = build_demo(Path(root) if root else None)
+    click.echo(f"demo dataset ready at {path}")
+
+
+@datasets.command("show")
+@click.argument("name")
+@click.option("--root", type=click.Path(file_okay=False), help="Folder of a real dataset.")
+@click.option("--split")
+def datasets_show(name: str, root: str | None, split: str | None) -> None:
+    """Load a dataset and print its size and MOS statistics."""
+    import numpy as np
+
+    from advqa.data import load_dataset
+
+    ds = load_dataset(name, root=root, split=split)
+    mos = np.array([s.mos for s in ds], dtype=float)
+    click.echo(f"{ds.name}: {len(ds)} videos, MOS range {ds.mos_range}, "
+               f"MOS min/median/max {mos.min():.3f}/{np.median(mos):.3f}/{mos.max():.3f}")
+
+
+@cli.command()
+@click.argument("location", default="advqa-out", type=click.Path())
+@click.option("--export", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--rows", "per_video", is_flag=True, help="Export per-video rows instead of the summary.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def results(location: str, fmt: str, per_video: bool, output: str | None) -> None:
+    """List or export results from a run folder or a results.sqlite file."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from advqa.bench.aggregate import SUMMARY_COLUMNS, summarize
+    from advqa.bench.store import RESULT_FIELDS, ResultStore
+
+    path = Path(location)
+    db = path / "results.sqlite" if path.is_dir() else path
+    if not db.is_file():
+        raise FileNotFoundError(f"no results database at {db}: run 'advqa run --out DIR' first")
+    with ResultStore(db) as store:
+        data = store.rows() if per_video else summarize(store)
+    cols = RESULT_FIELDS if per_video else SUMMARY_COLUMNS
+    if fmt == "table":
+        if per_video:
+            fmt = "csv"
+        else:
+            _summary_table(data, f"results in {db}")
+            return
+    buf = io.StringIO()
+    if fmt == "csv":
+        w = csv.DictWriter(buf, fieldnames=list(cols), extrasaction="ignore")
+        w.writeheader()
+        w.writerows(data)
+    else:
+        buf.write(json.dumps(data, indent=2, default=str))
+    if output:
+        Path(output).write_text(buf.getvalue())
+        click.echo(f"wrote {len(data)} rows to {output}")
+    else:
+        click.echo(buf.getvalue(), nl=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,5 +2,6 @@
 from __future__ import annotations
 
 from advqa.data.base import Sample, VideoDataset
+from advqa.data.registry import available, load_dataset
 
-__all__ = ["Sample", "VideoDataset"]
+__all__ = ["Sample", "VideoDataset", "available", "load_dataset"]

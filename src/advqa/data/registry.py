@@ -1,0 +1,49 @@
+"""Dataset names for configs and the CLI: ``load_dataset(name, root=..., split=...)``.
+
+``demo`` is built from real footage on first use; the real datasets are read from the folder
+the user downloaded them to (``root``, or ``$ADVQA_DATA/<name>``).
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+from advqa.data.base import VideoDataset
+from advqa.errors import DatasetError, UnknownNameError
+
+#: name -> (module, loader function, description)
+_DATASETS: dict[str, tuple[str, str, str]] = {
+    "demo": ("advqa.data.demo", "load_demo", "built-in: real footage x real codec distortions, VMAF pseudo-MOS"),
+    "konvid-1k": ("advqa.data.konvid", "load_konvid", "KoNViD-1k: 1200 videos, MOS 1-5"),
+    "live-vqc": ("advqa.data.livevqc", "load_livevqc", "LIVE-VQC: 585 videos, MOS 0-100"),
+    "youtube-ugc": ("advqa.data.youtube_ugc", "load_youtube_ugc", "YouTube-UGC: 1380 videos, MOS 1-5"),
+    "lsvq": ("advqa.data.lsvq", "load_lsvq", "LSVQ: 39k videos, MOS 0-100 (splits train/test/test-1080p)"),
+}
+
+
+def available() -> dict[str, str]:
+    """Dataset names with a one-line description."""
+    return {name: desc for name, (_, _, desc) in sorted(_DATASETS.items())}
+
+
+def load_dataset(name: str, *, root: str | Path | None = None, split: str | None = None) -> VideoDataset:
+    """Load a dataset by name. ``root`` defaults to ``$ADVQA_DATA/<name>`` for the real datasets."""
+    if name not in _DATASETS:
+        raise UnknownNameError("dataset", name, _DATASETS)
+    module, func, _ = _DATASETS[name]
+    loader = getattr(importlib.import_module(module), func)
+    kwargs: dict[str, object] = {}
+    if split is not None:
+        kwargs["split"] = split
+    if name == "demo":
+        if root is not None:
+            kwargs["root"] = Path(root)
+        return loader(**kwargs)
+    if root is None:
+        base = os.environ.get("ADVQA_DATA")
+        if not base:
+            raise DatasetError(f"dataset {name!r} needs its folder: pass --root DIR (or 'root:' in the config), "
+                               "or set $ADVQA_DATA to the folder holding it")
+        root = Path(base) / name
+    return loader(Path(root), **kwargs)
