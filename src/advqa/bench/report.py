@@ -28,6 +28,7 @@ th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th{background:#f2f2f2} td.l{text-align:left}
 figure{display:inline-block;margin:6px;text-align:center;font-size:12px}
 img{max-width:360px;border:1px solid #ddd}
+figure img.frame{width:320px;image-rendering:pixelated}
 .note{color:#666;font-size:13px}
 """
 
@@ -143,7 +144,7 @@ def build_report(database: str | Path, out_dir: str | Path | None = None, *, tit
         cap = (f"{html.escape(e['model'])} / {html.escape(e['attack'])} / {html.escape(e['video'])}: "
                f"{_fmt(e['clean_score'])} → {_fmt(e['adv_score'])}")
         parts.append("<div>" + "".join(
-            f"<figure><img src='{html.escape(e[k])}' alt='{k}'><figcaption>{k}"
+            f"<figure><img class='frame' src='{html.escape(e[k])}' alt='{k}'><figcaption>{k}"
             f"{' (' + html.escape(e.get('amplification', '')) + ')' if k == 'perturbation' else ''}</figcaption></figure>"
             for k in ("clean", "adversarial", "perturbation") if k in e) + f"<p class='note'>{cap}</p></div>")
 
@@ -167,6 +168,10 @@ def build_report(database: str | Path, out_dir: str | Path | None = None, *, tit
     if skipped:
         parts.append(f"<h2>Skipped videos ({len(skipped)})</h2><ul>" + "".join(
             f"<li>{html.escape(str(r['video']))}: {html.escape(str(r['reason']))}</li>" for r in skipped) + "</ul>")
+    # Lets a headless browser (and the tests) confirm that every image decoded.
+    parts.append("<script>window.addEventListener('load',function(){var im=document.images,n=0;"
+                 "for(var i=0;i<im.length;i++){if(im[i].complete&&im[i].naturalWidth>0){n++;}}"
+                 "document.body.setAttribute('data-images-loaded',n+'/'+im.length);});</script>")
     parts.append("</body></html>")
     path = out / "report.html"
     path.write_text("\n".join(parts), encoding="utf-8")

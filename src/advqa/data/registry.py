@@ -15,6 +15,7 @@ from advqa.errors import DatasetError, UnknownNameError
 #: name -> (module, loader function, description)
 _DATASETS: dict[str, tuple[str, str, str]] = {
     "demo": ("advqa.data.demo", "load_demo", "built-in: real footage x real codec distortions, VMAF pseudo-MOS"),
+    "folder": ("advqa.data.folder", "load_folder", "your own videos: a folder with labels.csv (name,mos)"),
     "konvid-1k": ("advqa.data.konvid", "load_konvid", "KoNViD-1k: 1200 videos, MOS 1-5"),
     "live-vqc": ("advqa.data.livevqc", "load_livevqc", "LIVE-VQC: 585 videos, MOS 0-100"),
     "youtube-ugc": ("advqa.data.youtube_ugc", "load_youtube_ugc", "YouTube-UGC: 1380 videos, MOS 1-5"),
@@ -40,6 +41,8 @@ def load_dataset(name: str, *, root: str | Path | None = None, split: str | None
         if root is not None:
             kwargs["root"] = Path(root)
         return loader(**kwargs)
+    if root is None and name == "folder":
+        raise DatasetError("dataset 'folder' needs --root DIR (a folder with labels.csv: name,mos)")
     if root is None:
         base = os.environ.get("ADVQA_DATA")
         if not base:
