@@ -294,6 +294,18 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
         click.echo(f"saved {output}")
 
 
+@cli.command()
+@click.argument("videos", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def probe(videos: tuple[str, ...]) -> None:
+    """Print a video file's frames, size, fps, codec and duration without decoding it all."""
+    from advqa.io import probe as probe_video
+
+    for path in videos:
+        info = probe_video(path)
+        click.echo(f"{path}: {info.frames} frames, {info.width}x{info.height}, {info.fps:.3f} fps, "
+                   f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt}")
+
+
 @cli.group()
 def datasets() -> None:
     """List, build and inspect datasets."""
