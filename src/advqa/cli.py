@@ -151,7 +151,8 @@ def _summary_table(summary: list[dict], title: str) -> None:
 @click.option("--eps", help="Budget in [0,1] pixel units, e.g. 3/255.")
 @click.option("--dataset", help="Dataset name (demo, konvid-1k, live-vqc, youtube-ugc, lsvq).")
 @click.option("--root", type=click.Path(file_okay=False), help="Folder of a real dataset.")
-@click.option("--split", help="Dataset split (demo: train/test/all; lsvq: train/test/test-1080p).")
+@click.option("--split", help="Dataset split (demo: train/test/all; lsvq: train/test/test-1080p/all).")
+@click.option("--allow-missing", is_flag=True, help="Drop label entries whose video file is missing instead of failing.")
 @click.option("--videos", type=click.IntRange(min=1), help="Number of videos drawn with the seed (papers: 50).")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Frames read per video.")
 @click.option("--out", "out_dir", default="advqa-out", show_default=True, type=click.Path(file_okay=False), help="Output folder (results.sqlite, report.html).")
@@ -162,7 +163,7 @@ def _summary_table(summary: list[dict], title: str) -> None:
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 def run(config_path: str | None, model_names: tuple[str, ...], weights: str | None, attack_names: tuple[str, ...],
         norm: str | None, eps: str | None, dataset: str | None, root: str | None, split: str | None,
-        videos: int | None, max_frames: int | None, out_dir: str, device: str | None, seed: int | None,
+        allow_missing: bool, videos: int | None, max_frames: int | None, out_dir: str, device: str | None, seed: int | None,
         save_adversarial: bool | None, no_report: bool, quiet: bool) -> None:
     """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the report.
 
@@ -189,11 +190,12 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
     elif norm or eps:
         changes["attacks"] = tuple(dataclasses.replace(a, norm=norm or a.norm, eps=_eps(eps) if eps else a.eps)
                                    for a in exp.attacks)
-    if dataset or root or split or videos or max_frames:
+    if dataset or root or split or videos or max_frames or allow_missing:
         base = exp.datasets[0]
         changes["datasets"] = (DatasetSpec(dataset or base.name, root if root else (None if dataset else base.root),
                                            split if split else (None if dataset else base.split),
-                                           videos or base.videos, max_frames or base.max_frames),)
+                                           videos or base.videos, max_frames or base.max_frames,
+                                           allow_missing or base.allow_missing),)
     if device:
         changes["device"] = device
     if seed is not None:

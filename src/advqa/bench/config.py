@@ -41,6 +41,7 @@ class DatasetSpec:
     split: str | None = None
     videos: int | None = None  # the papers' protocol: 50, drawn with the experiment seed
     max_frames: int | None = None
+    allow_missing: bool = False  # drop label entries whose video is not on disk
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,11 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
     for i, item in enumerate(data["datasets"]):
         e = _as_entry(item, f"{source}: datasets[{i}]")
         where = f"{source}: datasets[{i}]"
-        _check_keys(e, {"name", "root", "split", "videos", "max_frames"}, where)
+        _check_keys(e, {"name", "root", "split", "videos", "max_frames", "allow_missing"}, where)
         datasets.append(DatasetSpec(str(e["name"]), e.get("root"), e.get("split"),
                                     _positive_int(e.get("videos"), f"{where}.videos"),
-                                    _positive_int(e.get("max_frames"), f"{where}.max_frames")))
+                                    _positive_int(e.get("max_frames"), f"{where}.max_frames"),
+                                    bool(e.get("allow_missing", False))))
 
     attacks = []
     known = attack_names()

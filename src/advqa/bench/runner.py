@@ -108,7 +108,8 @@ def run_experiment(exp: Experiment, out_dir: str | Path, *, progress: Progress |
         attack_registry.attack_class(a.name)
     for m in exp.models:
         model_registry.card(m.name)
-    datasets = {dataset_key(d): (d, load_dataset(d.name, root=d.root, split=d.split).subset(d.videos, exp.seed))
+    datasets = {dataset_key(d): (d, load_dataset(d.name, root=d.root, split=d.split,
+                                               allow_missing=d.allow_missing).subset(d.videos, exp.seed))
                 for d in exp.datasets}
 
     with ResultStore(report.database) as store:

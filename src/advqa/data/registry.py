@@ -19,7 +19,7 @@ _DATASETS: dict[str, tuple[str, str, str]] = {
     "konvid-1k": ("advqa.data.konvid", "load_konvid", "KoNViD-1k: 1200 videos, MOS 1-5"),
     "live-vqc": ("advqa.data.livevqc", "load_livevqc", "LIVE-VQC: 585 videos, MOS 0-100"),
     "youtube-ugc": ("advqa.data.youtube_ugc", "load_youtube_ugc", "YouTube-UGC: 1380 videos, MOS 1-5"),
-    "lsvq": ("advqa.data.lsvq", "load_lsvq", "LSVQ: 39k videos, MOS 0-100 (splits train/test/test-1080p)"),
+    "lsvq": ("advqa.data.lsvq", "load_lsvq", "LSVQ: 39k videos, MOS 0-100 (splits train/test/test-1080p/all)"),
 }
 
 
@@ -28,8 +28,13 @@ def available() -> dict[str, str]:
     return {name: desc for name, (_, _, desc) in sorted(_DATASETS.items())}
 
 
-def load_dataset(name: str, *, root: str | Path | None = None, split: str | None = None) -> VideoDataset:
-    """Load a dataset by name. ``root`` defaults to ``$ADVQA_DATA/<name>`` for the real datasets."""
+def load_dataset(name: str, *, root: str | Path | None = None, split: str | None = None,
+                 allow_missing: bool = False) -> VideoDataset:
+    """Load a dataset by name. ``root`` defaults to ``$ADVQA_DATA/<name>`` for the real datasets.
+
+    ``allow_missing`` (real datasets only) drops, with a logged warning, label entries whose video
+    file is not on disk instead of failing.
+    """
     if name not in _DATASETS:
         raise UnknownNameError("dataset", name, _DATASETS)
     module, func, _ = _DATASETS[name]
@@ -49,4 +54,6 @@ def load_dataset(name: str, *, root: str | Path | None = None, split: str | None
             raise DatasetError(f"dataset {name!r} needs its folder: pass --root DIR (or 'root:' in the config), "
                                "or set $ADVQA_DATA to the folder holding it")
         root = Path(base) / name
+    if allow_missing and name != "folder":
+        kwargs["allow_missing"] = True
     return loader(Path(root), **kwargs)
