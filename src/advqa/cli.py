@@ -325,8 +325,10 @@ def datasets_list() -> None:
 @datasets.command("build")
 @click.argument("name")
 @click.option("--root", type=click.Path(file_okay=False), help="Where to build (default: the cache).")
-def datasets_build(name: str, root: str | None) -> None:
-    """Build a generated dataset (only 'demo' is generated)."""
+@click.option("--force", is_flag=True, help="Rebuild even if a complete build exists.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def datasets_build(name: str, root: str | None, force: bool, quiet: bool) -> None:
+    """Build a generated dataset (only 'demo' is generated; it is also built on first use)."""
     from pathlib import Path
 
     from advqa.errors import UnknownNameError
@@ -335,7 +337,9 @@ def datasets_build(name: str, root: str | None) -> None:
         raise UnknownNameError("buildable dataset", name, ["demo"])
     from advqa.data.demo import build_demo
 
-    path = build_demo(Path(root) if root else None)
+    bars = _Bars(not quiet)
+    path = build_demo(Path(root) if root else None, force=force,
+                      progress=lambda done, total, msg: bars("build", done, total, "building demo"))
     click.echo(f"demo dataset ready at {path}")
 
 

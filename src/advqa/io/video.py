@@ -523,7 +523,8 @@ def _encode(path: Path, frames: Any, *, codec: str, pix_fmt: str, fps: Fraction,
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            container = av.open(str(tmp), mode="w")
+            # bitexact: no random Matroska IDs or encoder version strings, so identical frames give identical files
+            container = av.open(str(tmp), mode="w", options={"fflags": "+bitexact"})
         except ValueError as e:
             raise VideoWriteError(path, f"no container format for suffix {path.suffix!r} "
                                         "(use e.g. .mkv, .mp4, .webm, .avi)") from e
