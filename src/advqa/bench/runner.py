@@ -22,7 +22,7 @@ import torch
 
 from advqa.bench.config import AttackSpec, DatasetSpec, Experiment, ModelSpec
 from advqa.bench.store import ResultStore, config_hash
-from advqa.errors import AdvqaError
+from advqa.errors import AdvqaError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +126,13 @@ def run_experiment(exp: Experiment, out_dir: str | Path, *, progress: Progress |
                     continue
                 mos = np.array([s.mos for s in ok], dtype=float)
                 scores = np.array([clean[s.name] for s in ok], dtype=float)
-                targets = dict(zip([s.name for s in ok],
-                                   boundary_targets(mos, scores, mos_max=ds.mos_range[1]).tolist()))
+                try:
+                    bounds = boundary_targets(mos, scores, mos_max=ds.mos_range[1],
+                                              higher_is_better=model.card.higher_is_better).tolist()
+                except InputError as exc:  # one video, or all MOS equal: Eq. 7 has no statistics
+                    log.warning("no set-level boundary targets (%s); each attack uses its own fallback", exc)
+                    bounds = [None] * len(ok)
+                targets = dict(zip([s.name for s in ok], bounds))
                 for aspec in exp.attacks:
                     done = _attack_set(store, model, mkey, dkey, dspec, ok, targets, aspec, exp, out,
                                        report, progress, ssim_fn, max_rows)
@@ -166,7 +171,7 @@ def _clean_scores(store: ResultStore, model: torch.nn.Module, mkey: str, dkey: s
 
 
 def _attack_set(store: ResultStore, model: torch.nn.Module, mkey: str, dkey: str, dspec: DatasetSpec,
-                samples: list, targets: dict[str, float], aspec: AttackSpec, exp: Experiment, out: Path,
+                samples: list, targets: dict[str, float | None], aspec: AttackSpec, exp: Experiment, out: Path,
                 report: RunReport, progress: Progress | None, ssim_fn: Callable, max_rows: int | None) -> bool:
     from advqa import attacks as attack_registry
 
