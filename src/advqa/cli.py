@@ -98,6 +98,19 @@ def _eps(value: str | None) -> float | None:
         raise click.BadParameter(str(exc)) from None
 
 
+def _options(pairs: tuple[str, ...]) -> dict[str, object]:
+    """``-O key=value`` model options; values parsed as YAML scalars (numbers, booleans, strings)."""
+    import yaml
+
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="-O/--option")
+        out[key.strip().replace("-", "_")] = yaml.safe_load(value) if value else None
+    return out
+
+
 class _Bars:
     """tqdm progress bars keyed by description (one live bar per stage)."""
 
@@ -161,10 +174,12 @@ def _summary_table(summary: list[dict], title: str) -> None:
 @click.option("--save-adversarial", is_flag=True, default=None, help="Save adversarial videos losslessly (FFV1 .mkv).")
 @click.option("--no-report", is_flag=True, help="Skip the HTML report.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
 def run(config_path: str | None, model_names: tuple[str, ...], weights: str | None, attack_names: tuple[str, ...],
         norm: str | None, eps: str | None, dataset: str | None, root: str | None, split: str | None,
         allow_missing: bool, videos: int | None, max_frames: int | None, out_dir: str, device: str | None, seed: int | None,
-        save_adversarial: bool | None, no_report: bool, quiet: bool) -> None:
+        save_adversarial: bool | None, no_report: bool, quiet: bool, model_options: tuple[str, ...]) -> None:
     """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the report.
 
     With no options it runs the shipped demo experiment (advqa/resources/demo.yaml): the default
@@ -181,10 +196,11 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
 
     exp = load_experiment(config_path) if config_path else demo_experiment()
     changes: dict[str, object] = {}
+    opts = _options(model_options)
     if model_names:
-        changes["models"] = tuple(ModelSpec(m, weights) for m in model_names)
-    elif weights:
-        changes["models"] = tuple(ModelSpec(m.name, weights, m.options) for m in exp.models)
+        changes["models"] = tuple(ModelSpec(m, weights, opts) for m in model_names)
+    elif weights or opts:
+        changes["models"] = tuple(ModelSpec(m.name, weights or m.weights, {**m.options, **opts}) for m in exp.models)
     if attack_names:
         changes["attacks"] = tuple(AttackSpec(a, norm, _eps(eps)) for a in attack_names)
     elif norm or eps:
@@ -225,8 +241,10 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
 @click.option("--max-frames", type=click.IntRange(min=1), help="Score only the first N frames.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of a stochastic model's sampling.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
 def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, device: str,
-          max_frames: int | None, seed: int, as_json: bool) -> None:
+          max_frames: int | None, seed: int, as_json: bool, model_options: tuple[str, ...]) -> None:
     """Score video files with a quality model (any size and length)."""
     import torch
 
@@ -234,7 +252,7 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
     from advqa.models import DEFAULT_MODEL, create
 
     name = model_name or DEFAULT_MODEL
-    model = create(name, weights=weights, device=device)
+    model = create(name, weights=weights, device=device, **_options(model_options))
     if getattr(model, "stochastic", False):
         model.seed(seed)
     failures = 0
@@ -269,9 +287,11 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the adversarial video losslessly (.mkv).")
+@click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
 def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss: str | None, model_name: str | None,
            weights: str | None, mos: float | None, target: float | None, max_frames: int | None, device: str,
-           seed: int, output: str | None) -> None:
+           seed: int, output: str | None, model_options: tuple[str, ...]) -> None:
     """Attack one video file and print the score before and after."""
     import torch
 
@@ -281,7 +301,7 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
 
     params = {"loss": loss} if loss else {}
     atk = create_attack(attack_name, norm=norm, eps=_eps(eps), seed=seed, **params)
-    model = create(model_name or DEFAULT_MODEL, weights=weights, device=device)
+    model = create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options))
     if getattr(model, "stochastic", False):
         model.seed(seed)
     clip = load_clip(video, max_frames).to(device)
@@ -306,6 +326,25 @@ def probe(videos: tuple[str, ...]) -> None:
         info = probe_video(path)
         click.echo(f"{path}: {info.frames} frames, {info.width}x{info.height}, {info.fps:.3f} fps, "
                    f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt}")
+
+
+@cli.command()
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+              help="Where to save the trained litevsfa head (.pt).")
+@click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def train(out_path: str, epochs: int, lr: float, seed: int) -> None:
+    """Retrain the default model's head on the demo train split (backbone frozen, cached features).
+
+    The shipped head was made with the defaults; a retrain reproduces it (see advqa.models.training).
+    """
+    from advqa.models.training import main as train_main
+
+    rc = train_main(["--out", out_path, "--epochs", str(epochs), "--lr", str(lr), "--seed", str(seed)])
+    click.echo(f"saved {out_path}")
+    if rc:
+        sys.exit(rc)
 
 
 @cli.group()
