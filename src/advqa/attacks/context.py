@@ -36,6 +36,11 @@ class FrameWindowScorer:
         self.video = video.detach().clone()
         inner = model.model if isinstance(model, QueryCounter) else model
         self._framewise = inner if isinstance(inner, FrameWiseModel) and context == "video" else None
+        # A model that scores only some frames of long videos (``frame_indices``) is scored whole,
+        # so the attack optimises exactly what ``forward`` computes.
+        pick = getattr(inner, "frame_indices", None)
+        if self._framewise is not None and callable(pick) and len(pick(video.shape[1])) != video.shape[1]:
+            self._framewise = None
         self._features: Tensor | None = None
         if self._framewise is not None:
             with torch.no_grad():
