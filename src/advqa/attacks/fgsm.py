@@ -1,0 +1,94 @@
+"""The FGSM family with paper 004's settings (MSU metrics robustness benchmark).
+
+All four run on :class:`advqa.attacks.whitebox.GradientAttack` (the loop PGD uses) on the whole
+video; their default loss is paper 004's ``"up"`` (``1 - f/range``: raise the score) and their
+default budget Linf 10/255. With an ``l2`` threat the sign step becomes a per-frame
+RMS-normalised step of the same size.
+
+=========  ==========  =================  ========  ========================================
+attack     iterations  step               momentum  projection
+=========  ==========  =================  ========  ========================================
+FGSM       1           eps (10/255)       -         -
+I-FGSM     10          1/255              -         onto eps after every step
+MI-FGSM    10          1/255              1.0       onto eps after every step
+AMI-FGSM   10          eps / iterations   1.0       none needed (10 steps of eps/10), clamp only
+=========  ==========  =================  ========  ========================================
+
+Momentum accumulates raw gradients, ``acc = g + mu * acc``, as paper 004's code does (Dong et
+al. divide ``g`` by its mean absolute value first: ``normalize_momentum=True``).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+from torch import Tensor
+
+from advqa.attacks.base import ThreatModel
+from advqa.attacks.whitebox import GradientAttack
+
+#: Paper 004's default budget for the FGSM family.
+DEFAULT_EPS = 10 / 255
+
+
+def _threat(threat: ThreatModel | None) -> ThreatModel:
+    return threat or ThreatModel("linf", DEFAULT_EPS)
+
+
+class FGSM(GradientAttack):
+    """Fast gradient sign method (Goodfellow et al. 2015): one step of size eps. Queries: 1."""
+
+    name: ClassVar[str] = "fgsm"
+
+    def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
+                 chunked: bool | None = None, seed: int | None = 0) -> None:
+        super().__init__(_threat(threat), loss=loss, iterations=1, chunked=chunked, seed=seed)
+
+    def step_size(self) -> float:
+        return self.threat.eps
+
+
+class IFGSM(GradientAttack):
+    """Iterative FGSM (Kurakin et al. 2017): ``iterations`` sign steps of ``step``, projected onto eps."""
+
+    name: ClassVar[str] = "ifgsm"
+
+    def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
+                 iterations: int = 10, step: float = 1 / 255, chunked: bool | None = None,
+                 seed: int | None = 0) -> None:
+        super().__init__(_threat(threat), loss=loss, iterations=iterations, step=step, chunked=chunked, seed=seed)
+
+
+class MIFGSM(GradientAttack):
+    """Momentum iterative FGSM (Dong et al. 2018): I-FGSM on accumulated gradients, momentum 1.0."""
+
+    name: ClassVar[str] = "mifgsm"
+
+    def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
+                 iterations: int = 10, step: float = 1 / 255, momentum: float = 1.0,
+                 normalize_momentum: bool = False, chunked: bool | None = None, seed: int | None = 0) -> None:
+        super().__init__(_threat(threat), loss=loss, iterations=iterations, step=step, momentum=momentum,
+                         normalize_momentum=normalize_momentum, chunked=chunked, seed=seed)
+
+
+class AMIFGSM(GradientAttack):
+    """MI-FGSM whose step adapts to the budget, ``eps / iterations``, with no per-step projection.
+
+    As in paper 004's code: the frames themselves are updated and clamped to [0, 1]; ``iterations``
+    steps of ``eps / iterations`` cannot leave the budget (the base class still enforces it).
+    """
+
+    name: ClassVar[str] = "amifgsm"
+
+    def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
+                 iterations: int = 10, momentum: float = 1.0, normalize_momentum: bool = False,
+                 chunked: bool | None = None, seed: int | None = 0) -> None:
+        super().__init__(_threat(threat), loss=loss, iterations=iterations, momentum=momentum,
+                         normalize_momentum=normalize_momentum, project_each_step=False, chunked=chunked,
+                         seed=seed)
+
+    def step_size(self) -> float:
+        return self.threat.eps / self.iterations
+
+
+__all__ = ["AMIFGSM", "DEFAULT_EPS", "FGSM", "IFGSM", "MIFGSM"]

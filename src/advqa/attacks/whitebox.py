@@ -1,0 +1,363 @@
+"""White-box attacks: paper 000's Score-Reversed Boundary attack (Algorithm 1) and PGD.
+
+Both run on one projected-gradient loop, :func:`descend`, shared with the FGSM family
+(:mod:`advqa.attacks.fgsm`); they differ only in the update rule (:class:`SignStep`,
+:class:`L2Step`, :class:`Momentum`, :class:`Adam`), the start point and which frames move.
+
+Gradients are taken with ``torch.autograd.grad`` with respect to the pixels only, so no model
+parameter ever gets a ``.grad``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from advqa.attacks.base import Attack, AttackContext, QueryCounter, ThreatModel, per_frame_rms
+from advqa.attacks.context import Context, FrameWindowScorer
+from advqa.errors import InputError
+from advqa.models.base import FrameWiseModel
+
+log = logging.getLogger(__name__)
+
+GradFn = Callable[[Tensor], Tensor]
+
+_TINY = 1e-12
+
+
+# --------------------------------------------------------------------------- update rules
+class SignStep:
+    """Linf steepest descent: displacement ``step * sign(g)`` (FGSM, PGD-Linf)."""
+
+    def __init__(self, step: float) -> None:
+        self.step = float(step)
+
+    def __call__(self, grad: Tensor) -> Tensor:
+        return self.step * grad.sign()
+
+
+class L2Step:
+    """Pixel-level L2 steepest descent: ``step * g / rms_t(g)`` per frame, so each frame moves by RMS ``step``."""
+
+    def __init__(self, step: float) -> None:
+        self.step = float(step)
+
+    def __call__(self, grad: Tensor) -> Tensor:
+        rms = per_frame_rms(grad).clamp_min(_TINY)
+        return self.step * grad / rms[..., None, None, None]
+
+
+def direction_for(norm: str, step: float) -> SignStep | L2Step:
+    """The steepest-descent step of a threat norm (sign for linf, RMS-normalised for l2)."""
+    return SignStep(step) if norm == "linf" else L2Step(step)
+
+
+class Momentum:
+    """MI-FGSM momentum (Dong et al. 2018): ``acc = g' + mu * acc``, then ``inner(acc)``.
+
+    ``g' = g`` as in paper 004's code (``normalize=False``), or ``g / mean|g|`` per video as in
+    Dong et al. (``normalize=True``).
+    """
+
+    def __init__(self, inner: Callable[[Tensor], Tensor], mu: float = 1.0, normalize: bool = False) -> None:
+        self.inner, self.mu, self.normalize = inner, float(mu), bool(normalize)
+        self.acc: Tensor | None = None
+
+    def __call__(self, grad: Tensor) -> Tensor:
+        if self.normalize:
+            grad = grad / grad.abs().flatten(1).mean(dim=1).clamp_min(_TINY).view(-1, 1, 1, 1, 1)
+        self.acc = grad if self.acc is None else grad + self.mu * self.acc
+        return self.inner(self.acc)
+
+
+class Adam:
+    """Adam on the pixels (paper 000, Algorithm 1), after L2-normalising the gradient per frame.
+
+    Same update as ``torch.optim.Adam`` with its defaults (betas 0.9/0.999, eps 1e-8); the
+    official code divides each frame's gradient by its L2 norm (+1e-12) before the step.
+    """
+
+    def __init__(self, lr: float = 3e-4, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 normalize: bool = True) -> None:
+        self.lr, self.betas, self.eps, self.normalize = float(lr), betas, float(eps), bool(normalize)
+        self.m: Tensor | None = None
+        self.v: Tensor | None = None
+        self.t = 0
+
+    def __call__(self, grad: Tensor) -> Tensor:
+        if self.normalize:
+            grad = grad / (grad.flatten(2).norm(dim=2) + _TINY)[..., None, None, None]
+        b1, b2 = self.betas
+        if self.m is None or self.v is None:
+            self.m, self.v = torch.zeros_like(grad), torch.zeros_like(grad)
+        self.t += 1
+        self.m.lerp_(grad, 1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        # torch.optim.Adam's arithmetic: lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps)
+        denom = self.v.sqrt().div_(math.sqrt(1 - b2 ** self.t)).add_(self.eps)
+        return torch.div(self.m, denom, out=denom).mul_(self.lr / (1 - b1 ** self.t))
+
+
+# --------------------------------------------------------------------------- gradients
+def autograd_gradient(objective: Callable[[Tensor], Tensor]) -> GradFn:
+    """``x -> d objective(x).sum() / dx`` with respect to ``x`` only (NaN entries set to 0)."""
+
+    def grad_fn(x: Tensor) -> Tensor:
+        with torch.enable_grad():
+            xg = x.detach().requires_grad_(True)
+            loss = objective(xg).sum()
+            (grad,) = torch.autograd.grad(loss, xg)
+        return grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+
+    return grad_fn
+
+
+def chunked_gradient(counter: QueryCounter, model: FrameWiseModel, loss: Callable[[Tensor], Tensor],
+                     chunk: int | None = None) -> GradFn:
+    """Exact whole-video gradient of a frame-wise model with activations for ``chunk`` frames at a time.
+
+    Features of all frames are computed without a graph, the temporal head is differentiated
+    with respect to them, and the backbone is then back-propagated chunk by chunk with those
+    feature gradients. Memory is flat in the number of frames; cost is one extra backbone
+    forward per step. One query per call.
+    """
+    chunk = int(chunk or model.chunk_size)
+
+    def grad_fn(x: Tensor) -> Tensor:
+        b, t = x.shape[:2]
+        with torch.no_grad():
+            feats = model.video_features(x)
+        with torch.enable_grad():
+            f = feats.detach().requires_grad_(True)
+            (gf,) = torch.autograd.grad(loss(model.temporal_head(f)).sum(), f)
+        counter.count(b)
+        frames = x.detach().reshape(b * t, *x.shape[2:])
+        gf = gf.reshape(b * t, -1)
+        grad = torch.empty_like(frames)
+        for i in range(0, b * t, chunk):
+            with torch.enable_grad():
+                c = frames[i:i + chunk].detach().requires_grad_(True)
+                (grad[i:i + chunk],) = torch.autograd.grad(model.frame_features(c), c, gf[i:i + chunk])
+        return torch.nan_to_num(grad.reshape(x.shape), nan=0.0, posinf=0.0, neginf=0.0)
+
+    return grad_fn
+
+
+def expectation(grad_fn: GradFn, samples: int) -> GradFn:
+    """Expectation over transformation (Athalye et al. 2018): the mean of ``samples`` gradients.
+
+    For models with internal randomness (random crops, fragments, guardian maps), each call
+    draws new randomness from the model's generator; ``samples`` queries per step.
+    """
+    if samples <= 1:
+        return grad_fn
+
+    def mean_grad(x: Tensor) -> Tensor:
+        total = grad_fn(x)
+        for _ in range(samples - 1):
+            total.add_(grad_fn(x))
+        return total.div_(samples)
+
+    return mean_grad
+
+
+def descend(grad_fn: GradFn, clean: Tensor, start: Tensor, *, rule: Callable[[Tensor], Tensor],
+            threat: ThreatModel, iterations: int, project: bool = True) -> Tensor:
+    """The projected-gradient loop every gradient attack uses.
+
+    Minimises a loss from ``start`` (``(1, k, 3, H, W)``): ``iterations`` times,
+    ``x <- x - rule(grad)``, then (if ``project``) ``x <- clean + Pi_threat(x - clean)``, then
+    ``x <- clamp(x, 0, 1)``. Returns the last iterate (not rounded).
+    """
+    x = start.detach().clone()
+    for _ in range(iterations):
+        x.sub_(rule(grad_fn(x)))
+        if project:
+            x = threat.project(x.sub_(clean)).add_(clean)
+        x.clamp_(0.0, 1.0)
+    return x
+
+
+def random_start(clean: Tensor, threat: ThreatModel, generator: torch.Generator) -> Tensor:
+    """A uniform random point of the budget around ``clean`` (clamped to [0, 1]).
+
+    Linf: ``U(-eps, eps)`` per pixel. L2: a Gaussian direction per frame scaled to RMS
+    ``eps * u``, ``u ~ U(0, 1)`` per frame.
+    """
+    shape = clean.shape
+    if threat.norm == "linf":
+        delta = (torch.rand(shape, generator=generator) * 2 - 1) * threat.eps
+    else:
+        d = torch.randn(shape, generator=generator)
+        u = torch.rand(shape[:2], generator=generator)
+        delta = d * (threat.eps * u / per_frame_rms(d).clamp_min(_TINY))[..., None, None, None]
+    return (clean + delta.to(clean)).clamp(0.0, 1.0)
+
+
+def _inner(model: QueryCounter) -> Any:
+    return model.model if isinstance(model, QueryCounter) else model
+
+
+def _plain_framewise(model: Any) -> bool:
+    """A frame-wise model whose score is exactly ``temporal_head(video_features(video))``."""
+    return (isinstance(model, FrameWiseModel) and not getattr(model, "stochastic", False)
+            and type(model).score is FrameWiseModel.score)
+
+
+# --------------------------------------------------------------------------- attacks
+class WhiteBoxSRB(Attack):
+    """Paper 000's white-box attack (Algorithm 1) with the Score-Reversed Boundary loss.
+
+    The video is attacked ``frames_per_round`` (T) frames at a time. Each round starts from
+    the clean frames plus noise drawn from {-1, 0, +1}/255, runs ``iterations`` (K) Adam steps
+    at ``lr`` on the per-frame L2-normalised gradient, projecting onto the threat model and
+    clamping to [0, 1] after every step, then rounds the frames to 8 bits (inside the budget).
+
+    ``context="video"`` (default) scores the whole video with the other frames at their
+    current values (cached features for frame-wise models, so a round runs the backbone on its
+    T frames only and memory is flat in the video's length); ``context="frame"`` is the official
+    behaviour, scoring the T frames alone as a short video. Defaults are the paper's: T=1,
+    K=30, lr=3e-4, pixel-level L2 <= 1/255 (or Linf <= 3/255). ``eot`` > 1 averages that many
+    gradients per step (for models with internal randomness). Queries: ``rounds * K * eot``.
+    """
+
+    name: ClassVar[str] = "whitebox"
+
+    def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
+                 frames_per_round: int = 1, iterations: int = 30, lr: float = 3e-4,
+                 context: Context = "video", init_noise: bool = True, eot: int = 1,
+                 seed: int | None = 0) -> None:
+        super().__init__(threat or ThreatModel("l2", 1 / 255), loss=loss, seed=seed)
+        if not isinstance(eot, int) or eot < 1:
+            raise InputError(f"eot (gradient samples per step) must be a positive integer, got {eot!r}")
+        if not isinstance(frames_per_round, int) or frames_per_round < 1:
+            raise InputError(f"frames_per_round must be a positive integer, got {frames_per_round!r}")
+        if not isinstance(iterations, int) or iterations < 1:
+            raise InputError(f"iterations must be a positive integer, got {iterations!r}")
+        if not lr > 0:
+            raise InputError(f"lr must be positive, got {lr!r}")
+        if context not in ("frame", "video"):
+            raise InputError(f"context must be 'frame' (official) or 'video' (default), got {context!r}")
+        self.frames_per_round = frames_per_round
+        self.iterations = iterations
+        self.lr = float(lr)
+        self.context = context
+        self.init_noise = bool(init_noise)
+        self.eot = eot
+
+    def _run(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:
+        scorer = FrameWindowScorer(model, video, self.context)
+        n_frames, k = video.shape[1], self.frames_per_round
+        rounds = 0
+        for start in range(0, n_frames, k):
+            clean = video[:, start:start + k]
+            x0 = clean
+            if self.init_noise:
+                noise = torch.randint(-1, 2, clean.shape, generator=ctx.generator).to(clean) / 255.0
+                x0 = (clean + self.threat.project(noise)).clamp(0.0, 1.0)
+
+            def objective(frames: Tensor, start: int = start) -> Tensor:
+                return ctx.loss(scorer.score(frames, start))
+
+            grad_fn = expectation(autograd_gradient(objective), self.eot)
+            x = descend(grad_fn, clean, x0, rule=Adam(self.lr), threat=self.threat, iterations=self.iterations)
+            scorer.commit(self.threat.enforce(clean, x), start)
+            ctx.iterations += self.iterations
+            rounds += 1
+        ctx.extras.update(rounds=rounds, context=self.context, feature_cache=scorer.uses_feature_cache)
+        log.debug("whitebox: %d rounds x %d steps, context=%s, cached features=%s",
+                  rounds, self.iterations, self.context, scorer.uses_feature_cache)
+        return scorer.video
+
+
+class GradientAttack(Attack):
+    """Whole-video projected gradient attacks (PGD and the FGSM family) on :func:`descend`.
+
+    Each iteration takes one gradient of the loss of the whole video's score (one query),
+    steps by ``step`` (sign for linf, per-frame RMS-normalised for l2), optionally with
+    momentum ``momentum``, and projects onto the budget (``project_each_step``) and [0, 1].
+    ``chunked`` (default: automatic) computes the exact gradient of a plain frame-wise model
+    chunk by chunk so memory stays flat in the video's length; ``eot`` > 1 averages that many
+    gradients per step (expectation over transformation, for randomised models/defences).
+    Queries: ``iterations * eot``.
+    """
+
+    name: ClassVar[str] = "gradient"
+
+    def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
+                 iterations: int = 10, step: float | None = None, momentum: float = 0.0,
+                 normalize_momentum: bool = False, random_start: bool = False,
+                 project_each_step: bool = True, chunked: bool | None = None, eot: int = 1,
+                 seed: int | None = 0) -> None:
+        super().__init__(threat, loss=loss, seed=seed)
+        if not isinstance(eot, int) or eot < 1:
+            raise InputError(f"eot (gradient samples per step) must be a positive integer, got {eot!r}")
+        if not isinstance(iterations, int) or iterations < 1:
+            raise InputError(f"iterations must be a positive integer, got {iterations!r}")
+        if step is not None and not step > 0:
+            raise InputError(f"step must be positive (pixel units, e.g. 1/255), got {step!r}")
+        if momentum < 0:
+            raise InputError(f"momentum must be >= 0, got {momentum!r}")
+        self.iterations = iterations
+        self.step = None if step is None else float(step)
+        self.momentum = float(momentum)
+        self.normalize_momentum = bool(normalize_momentum)
+        self.random_start = bool(random_start)
+        self.project_each_step = bool(project_each_step)
+        self.chunked = chunked
+        self.eot = eot
+
+    def step_size(self) -> float:
+        """The per-iteration step in pixel units (RMS units for l2)."""
+        return self.step if self.step is not None else self.threat.eps / self.iterations
+
+    def _run(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:
+        inner = _inner(model)
+        chunked = self.chunked
+        if chunked is None:
+            chunked = _plain_framewise(inner) and video.shape[1] > inner.chunk_size
+        elif chunked and not _plain_framewise(inner):
+            raise InputError("chunked=True needs a deterministic frame-wise model whose score is "
+                             "temporal_head(video_features(video)); use chunked=None")
+        if chunked:
+            grad_fn = chunked_gradient(model, inner, ctx.loss)
+        else:
+            grad_fn = autograd_gradient(lambda v: ctx.loss(model(v)))
+        grad_fn = expectation(grad_fn, self.eot)
+        rule: Callable[[Tensor], Tensor] = direction_for(self.threat.norm, self.step_size())
+        if self.momentum > 0:
+            rule = Momentum(rule, self.momentum, self.normalize_momentum)
+        x0 = random_start(video, self.threat, ctx.generator) if self.random_start else video
+        adv = descend(grad_fn, video, x0, rule=rule, threat=self.threat, iterations=self.iterations,
+                      project=self.project_each_step)
+        ctx.iterations = self.iterations
+        ctx.extras.update(chunked=bool(chunked), step=self.step_size())
+        return adv
+
+
+class PGD(GradientAttack):
+    """Projected gradient descent (Madry et al. 2018) on the whole video, Linf or pixel-level L2.
+
+    Random start inside the budget, ``iterations`` steps of ``step`` (default ``2.5 eps /
+    iterations``): sign steps for linf, per-frame RMS-normalised steps for l2; projection and
+    clamp after every step. Queries: ``iterations``.
+    """
+
+    name: ClassVar[str] = "pgd"
+
+    def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
+                 iterations: int = 10, step: float | None = None, random_start: bool = True,
+                 chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
+        super().__init__(threat or ThreatModel("linf", 3 / 255), loss=loss, iterations=iterations, step=step,
+                         random_start=random_start, chunked=chunked, eot=eot, seed=seed)
+
+    def step_size(self) -> float:
+        return self.step if self.step is not None else 2.5 * self.threat.eps / self.iterations
+
+
+__all__ = ["Adam", "GradientAttack", "L2Step", "Momentum", "PGD", "SignStep", "WhiteBoxSRB",
+           "autograd_gradient", "chunked_gradient", "descend", "direction_for", "expectation", "random_start"]
