@@ -99,15 +99,20 @@ def _eps(value: str | None) -> float | None:
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, object]:
-    """``-O key=value`` model options; values parsed as YAML scalars (numbers, booleans, strings)."""
+    """``KEY=VALUE`` options; values parsed as YAML scalars (numbers, booleans, strings)."""
     import yaml
+
+    from advqa.bench.config import _FRACTION, parse_number
 
     out: dict[str, object] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"expected key=value, got {pair!r}", param_hint="-O/--option")
-        out[key.strip().replace("-", "_")] = yaml.safe_load(value) if value else None
+            raise click.BadParameter(f"expected key=value, got {pair!r}")
+        parsed = yaml.safe_load(value) if value else None
+        if isinstance(parsed, str) and _FRACTION.match(parsed):
+            parsed = parse_number(parsed, key)
+        out[key.strip().replace("-", "_")] = parsed
     return out
 
 
@@ -174,12 +179,15 @@ def _summary_table(summary: list[dict], title: str) -> None:
 @click.option("--save-adversarial", is_flag=True, default=None, help="Save adversarial videos losslessly (FFV1 .mkv).")
 @click.option("--no-report", is_flag=True, help="Skip the HTML report.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("-P", "--param", "attack_params", multiple=True, metavar="KEY=VALUE",
+              help="Attack parameter, e.g. -P iterations=10 -P context=frame -P frames_per_round=2 -P queries=500.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
 def run(config_path: str | None, model_names: tuple[str, ...], weights: str | None, attack_names: tuple[str, ...],
         norm: str | None, eps: str | None, dataset: str | None, root: str | None, split: str | None,
         allow_missing: bool, videos: int | None, max_frames: int | None, out_dir: str, device: str | None, seed: int | None,
-        save_adversarial: bool | None, no_report: bool, quiet: bool, model_options: tuple[str, ...]) -> None:
+        save_adversarial: bool | None, no_report: bool, quiet: bool, attack_params: tuple[str, ...],
+        model_options: tuple[str, ...]) -> None:
     """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the report.
 
     With no options it runs the shipped demo experiment (advqa/resources/demo.yaml): the default
@@ -201,11 +209,12 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
         changes["models"] = tuple(ModelSpec(m, weights, opts) for m in model_names)
     elif weights or opts:
         changes["models"] = tuple(ModelSpec(m.name, weights or m.weights, {**m.options, **opts}) for m in exp.models)
+    aparams = _options(attack_params)
     if attack_names:
-        changes["attacks"] = tuple(AttackSpec(a, norm, _eps(eps)) for a in attack_names)
-    elif norm or eps:
-        changes["attacks"] = tuple(dataclasses.replace(a, norm=norm or a.norm, eps=_eps(eps) if eps else a.eps)
-                                   for a in exp.attacks)
+        changes["attacks"] = tuple(AttackSpec(a, norm, _eps(eps), params=aparams) for a in attack_names)
+    elif norm or eps or aparams:
+        changes["attacks"] = tuple(dataclasses.replace(a, norm=norm or a.norm, eps=_eps(eps) if eps else a.eps,
+                                                       params={**a.params, **aparams}) for a in exp.attacks)
     if dataset or root or split or videos or max_frames or allow_missing:
         base = exp.datasets[0]
         changes["datasets"] = (DatasetSpec(dataset or base.name, root if root else (None if dataset else base.root),
@@ -281,17 +290,19 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
 @click.option("--loss", help="Loss: srb, mse, mid, up, down (default: the attack's).")
 @click.option("--model", "model_name", default=None, help="Model name (default: litevsfa).")
 @click.option("--weights", help="Weights file or URL.")
-@click.option("--mos", type=float, help="The video's MOS (for the SRB boundary).")
+@click.option("--mos", type=float, help="The video's MOS (recorded; a single video has no Eq. 7 statistics, so give --target for a boundary).")
 @click.option("--target", type=float, help="Target score (overrides the boundary).")
 @click.option("--max-frames", type=click.IntRange(min=1))
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the adversarial video losslessly (.mkv).")
+@click.option("-P", "--param", "attack_params", multiple=True, metavar="KEY=VALUE",
+              help="Attack parameter, e.g. -P iterations=10 -P context=frame -P frames_per_round=2 -P queries=500.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
 def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss: str | None, model_name: str | None,
            weights: str | None, mos: float | None, target: float | None, max_frames: int | None, device: str,
-           seed: int, output: str | None, model_options: tuple[str, ...]) -> None:
+           seed: int, output: str | None, attack_params: tuple[str, ...], model_options: tuple[str, ...]) -> None:
     """Attack one video file and print the score before and after."""
     import torch
 
@@ -299,7 +310,9 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
     from advqa.bench.runner import load_clip
     from advqa.models import DEFAULT_MODEL, create
 
-    params = {"loss": loss} if loss else {}
+    params = _options(attack_params)
+    if loss:
+        params["loss"] = loss
     atk = create_attack(attack_name, norm=norm, eps=_eps(eps), seed=seed, **params)
     model = create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options))
     if getattr(model, "stochastic", False):

@@ -53,7 +53,7 @@ def create(name: str, *, norm: str | None = None, eps: float | None = None, **pa
     accepted = _accepted_params(cls)
     unknown = sorted(set(params) - accepted)
     if unknown:
-        raise UnknownNameError(f"option of attack {name!r}", unknown[0], accepted)
+        raise UnknownNameError(f"{name} option", unknown[0], accepted)
     try:
         return cls(threat, **params)
     except TypeError as exc:
@@ -61,12 +61,15 @@ def create(name: str, *, norm: str | None = None, eps: float | None = None, **pa
 
 
 def _accepted_params(cls: type) -> set[str]:
+    """Keyword parameters of ``cls``'s constructor (its parents' too, where it passes ``**kwargs`` on)."""
     names: set[str] = set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:
             continue
-        for p in inspect.signature(init).parameters.values():
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "threat"):
-                names.add(p.name)
+        params = inspect.signature(init).parameters.values()
+        names |= {p.name for p in params
+                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "threat")}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
     return names
