@@ -58,11 +58,16 @@ def folder_dataset(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_registered():
-    """Register the tiny test model under TINY (idempotent)."""
+    """Register the tiny test model under TINY for the session, and remove it afterwards."""
+    import dataclasses
+
     from doubles import TinyFrameModel
 
     from advqa.models import registry
 
-    if TINY not in registry._FACTORIES:
-        registry.register(TINY, TinyFrameModel.card)(lambda weights=None, device="cpu", **kw: TinyFrameModel())
-    return TINY
+    registry.available()  # load the built-ins first
+    registry.register(TINY, dataclasses.replace(TinyFrameModel.card, name=TINY))(
+        lambda weights=None, device="cpu", **kw: TinyFrameModel())
+    yield TINY
+    registry._FACTORIES.pop(TINY, None)
+    registry._CARDS.pop(TINY, None)
