@@ -155,7 +155,7 @@ def logistic4_fit(pred: ArrayLike, mos: ArrayLike) -> NDArray[np.float64]:
             warnings.simplefilter("error", optimize.OptimizeWarning)
             popt, _ = optimize.curve_fit(logistic4, z, m, p0=p0, maxfev=10000)
     except (RuntimeError, ValueError, optimize.OptimizeWarning) as exc:
-        log.warning("logistic fit failed (%s); using a linear map", exc)
+        log.info("logistic fit failed (%s); using a linear map", exc)
         return _linear_as_logistic(p, m)
     if not np.all(np.isfinite(popt)) or popt[3] == 0:
         log.warning("logistic fit gave degenerate parameters %s; using a linear map", popt)
@@ -166,7 +166,7 @@ def logistic4_fit(pred: ArrayLike, mos: ArrayLike) -> NDArray[np.float64]:
     sse = float(np.sum((m - logistic4(p, *params)) ** 2))
     sse_linear = float(np.sum((m - logistic4(p, *linear)) ** 2))
     if sse > sse_linear * (1 + 1e-9) + 1e-300:  # a local optimum worse than the line the logistic contains
-        log.warning("logistic fit ended in a local optimum worse than a line; using the linear map")
+        log.info("logistic fit ended in a local optimum worse than a line; using the linear map")
         return linear
     return params
 
