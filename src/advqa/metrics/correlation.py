@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, special, stats
 
-from advqa.errors import InputError
+from advqa.metrics._arrays import score_vectors
 
 log = logging.getLogger(__name__)
 
@@ -46,27 +46,7 @@ __all__ = [
 
 def _as_scores(pred: ArrayLike, mos: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Validate a (predictions, MOS) pair and return them as float64 arrays ``(N,)``."""
-    arrays = []
-    for name, values in (("pred", pred), ("mos", mos)):
-        try:
-            a = np.asarray(values, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{name} must be a 1-D sequence of numbers: {exc}") from None
-        if a.ndim == 0:
-            a = a.reshape(1)
-        if a.ndim != 1:
-            raise InputError(f"{name} must be 1-D (one score per video), got shape {a.shape}")
-        bad = np.flatnonzero(~np.isfinite(a))
-        if bad.size:
-            raise InputError(f"{name} has a non-finite value ({a[bad[0]]}) at index {int(bad[0])}"
-                             f"{f' and {bad.size - 1} more' if bad.size > 1 else ''}; "
-                             "drop or re-score those videos first")
-        arrays.append(a)
-    p, m = arrays
-    if p.shape != m.shape:
-        raise InputError(f"pred and mos must have the same length, got {p.size} and {m.size}")
-    if p.size == 0:
-        raise InputError("pred and mos are empty: need one score per video")
+    p, m = score_vectors(pred=pred, mos=mos)
     return p, m
 
 

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 
 from advqa.errors import InputError
+from advqa.metrics._arrays import score_vector, score_vectors
 
 log = logging.getLogger(__name__)
 
@@ -42,34 +43,6 @@ __all__ = [
     "robustness_score",
     "wasserstein_score",
 ]
-
-
-def _vec(name: str, values: ArrayLike) -> NDArray[np.float64]:
-    """``values`` as a finite float64 ``(N,)`` array, or an InputError naming the problem."""
-    try:
-        a = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{name} must be a 1-D sequence of numbers: {exc}") from None
-    if a.ndim == 0:
-        a = a.reshape(1)
-    if a.ndim != 1:
-        raise InputError(f"{name} must be 1-D (one score per video), got shape {a.shape}")
-    if a.size == 0:
-        raise InputError(f"{name} is empty: need one score per video")
-    bad = np.flatnonzero(~np.isfinite(a))
-    if bad.size:
-        raise InputError(f"{name} has a non-finite value ({a[bad[0]]}) at index {int(bad[0])}; "
-                         "drop or re-score those videos first")
-    return a
-
-
-def _vecs(**named: ArrayLike) -> list[NDArray[np.float64]]:
-    arrays = [_vec(k, v) for k, v in named.items()]
-    sizes = {k: a.size for k, a in zip(named, arrays)}
-    if len(set(sizes.values())) > 1:
-        raise InputError("score arrays must have one entry per video and the same length, got "
-                         + ", ".join(f"{k}={n}" for k, n in sizes.items()))
-    return arrays
 
 
 # --------------------------------------------------------------------------- paper 000
@@ -100,10 +73,10 @@ def boundary_targets(mos: ArrayLike | None, clean_scores: ArrayLike, mos_max: fl
     mapping divides by ``std(q)``): give explicit targets (e.g. the score-range ends) instead.
     """
     if mos is None:
-        (clean,) = _vecs(clean_scores=clean_scores)
+        (clean,) = score_vectors(clean_scores=clean_scores)
         m = clean
     else:
-        m, clean = _vecs(mos=mos, clean_scores=clean_scores)
+        m, clean = score_vectors(mos=mos, clean_scores=clean_scores)
     top = float(np.max(m)) if mos_max is None else float(mos_max)
     if not np.isfinite(top) or top <= 0:
         raise InputError(f"mos_max must be a positive number (the dataset's largest MOS), got {top}; "
@@ -134,8 +107,8 @@ def r_score(clean: ArrayLike, adv: ArrayLike, target: ArrayLike, *, eps: float =
     about 0 means the attack reached its target; a clean score already equal to its target gives
     ``-inf``. ``reduce=False`` returns the ``(N,)`` terms.
     """
-    c, a = _vecs(clean=clean, adv=adv)
-    t = _vec("target", target)
+    c, a = score_vectors(clean=clean, adv=adv)
+    t = score_vector("target", target)
     if t.size == 1:
         t = np.full_like(c, t[0])
     elif t.size != c.size:
@@ -163,7 +136,7 @@ def r_score_bounds(clean: ArrayLike, adv: ArrayLike, beta1: float, beta2: float,
         raise InputError(f"beta1 (the top of the score range) must exceed beta2, got {beta1} and {beta2}")
     if not base > 0 or base == 1:
         raise InputError(f"log base must be positive and not 1, got {base}")
-    c, a = _vecs(clean=clean, adv=adv)
+    c, a = score_vectors(clean=clean, adv=adv)
     room = np.maximum(beta1 - c, c - beta2)
     terms = np.log(room / (np.abs(c - a) + eps)) / np.log(base)
     return float(terms.mean()) if reduce else terms
@@ -180,7 +153,7 @@ def minmax_scale(x: ArrayLike, ref: ArrayLike) -> NDArray[np.float64]:
     ``ref``: ``(M,)``. When ``ref`` is constant (e.g. a single video) the scale is undefined:
     returns NaN values and logs a warning.
     """
-    xv, rv = _vec("x", x), _vec("ref", ref)
+    xv, rv = score_vector("x", x), score_vector("ref", ref)
     lo, hi = float(rv.min()), float(rv.max())
     if hi == lo:
         log.warning("min-max scaling is undefined: the reference (clean) scores are constant (%g)", lo)
@@ -189,7 +162,7 @@ def minmax_scale(x: ArrayLike, ref: ArrayLike) -> NDArray[np.float64]:
 
 
 def _scaled(clean: ArrayLike, adv: ArrayLike, scale: bool) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    c, a = _vecs(clean=clean, adv=adv)
+    c, a = score_vectors(clean=clean, adv=adv)
     if scale:
         return minmax_scale(c, c), minmax_scale(a, c)
     return c, a
