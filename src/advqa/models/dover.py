@@ -36,8 +36,8 @@ from advqa.errors import InputError
 from advqa.models.base import ModelCard, QualityModel, WeightsSpec, check_video
 from advqa.models.convnext3d import ConvNeXt3D, convnext3d_tiny
 from advqa.models.fastvqa import VQAHead
-from advqa.models.fragments import (FragmentSpec, assemble_fragments, fragment_offsets, segment_frame_indices,
-                                    upsample_for_fragments)
+from advqa.models.fragments import (FragmentSpec, assemble_fragments, fragment_offsets, sampling_rngs,
+                                    segment_frame_indices, upsample_for_fragments)
 from advqa.models.registry import register
 from advqa.models.swin3d import swin3d_tiny_grpb
 
@@ -252,11 +252,7 @@ class DOVER(QualityModel):
         """
         tech, aes = [], []
         for b in range(video.shape[0]):
-            if self.deterministic:
-                t_rng: Any = np.random.RandomState(self.seed_value)
-                s_rng: torch.Generator | None = torch.Generator().manual_seed(self.seed_value)
-            else:
-                t_rng = s_rng = self.generator
+            t_rng, s_rng = sampling_rngs(self.deterministic, self.seed_value, self.generator)
             t_idx, a_idx = self.frame_indices(video.shape[1], t_rng)
             frames = video[b].index_select(0, torch.from_numpy(t_idx).to(video.device))
             clips = 1 if self.frames == "all" else self.technical_clips

@@ -44,8 +44,8 @@ from torch import Tensor, nn
 
 from advqa.errors import InputError, WeightsError
 from advqa.models.base import ModelCard, QualityModel, WeightsSpec
-from advqa.models.fragments import (FragmentSpec, assemble_fragments, fragment_offsets, segment_frame_indices,
-                                    uniform_clip_indices, upsample_for_fragments)
+from advqa.models.fragments import (FragmentSpec, assemble_fragments, fragment_offsets, sampling_rngs,
+                                    segment_frame_indices, uniform_clip_indices, upsample_for_fragments)
 from advqa.models.registry import register
 from advqa.models.swin3d import SwinTransformer3D
 
@@ -213,11 +213,7 @@ class FastVQA(QualityModel):
         """
         out = []
         for b in range(video.shape[0]):
-            if self.deterministic:
-                t_rng: Any = np.random.RandomState(self.seed_value)
-                s_rng: torch.Generator | None = torch.Generator().manual_seed(self.seed_value)
-            else:
-                t_rng = s_rng = self.generator
+            t_rng, s_rng = sampling_rngs(self.deterministic, self.seed_value, self.generator)
             idx = torch.from_numpy(self.frame_indices(video.shape[1], t_rng)).to(video.device)
             src, fidx = video[b], idx
             if min(src.shape[-2] / self.spec.size[0], src.shape[-1] / self.spec.size[1]) < 1:

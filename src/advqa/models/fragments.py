@@ -56,6 +56,20 @@ class FragmentSpec:
         return self.grid_h * self.patch_h, self.grid_w * self.patch_w
 
 
+
+def sampling_rngs(deterministic: bool, seed: int,
+                  generator: torch.Generator | None) -> tuple[np.random.RandomState | torch.Generator | None,
+                                                               torch.Generator | None]:
+    """The (temporal, spatial) random sources of one video's sampling.
+
+    Deterministic mode re-seeds both per call, as the official scripts do after
+    ``np.random.seed(seed)`` and ``torch.manual_seed(seed)``; otherwise both draw from the
+    model's own seedable ``generator`` (``None``: fresh randomness).
+    """
+    if deterministic:
+        return np.random.RandomState(seed), torch.Generator().manual_seed(seed)
+    return generator, generator
+
 def _groups(frames: int, spec: FragmentSpec) -> tuple[int, int]:
     """(number of offset groups, frames per group); a single frame is its own group (official)."""
     aligned = 1 if frames == 1 else spec.aligned
