@@ -38,6 +38,7 @@ from advqa.data.labels import (
     read_mat,
     require_mat,
     vsfa_meta,
+    require_no_split,
 )
 from advqa.errors import DatasetError
 
@@ -120,9 +121,7 @@ def load_konvid(root: str | Path, split: str | None = None, *, labels: str | Pat
     ``check_files=False``: parse the labels only. MOS stays on the 1-5 scale
     (``normalised_mos`` maps it to [0, 1]).
     """
-    if split not in (None, "all"):
-        raise DatasetError(f"{NAME} has no split {split!r}; it has no official train/test split, "
-                           "leave split unset (all 1200 videos) and pick videos with --videos N")
+    require_no_split(split, NAME, "all 1200 videos")
     root = check_root(root, NAME, _HINT)
     path = find_label_file(root, LABEL_FILES, NAME, labels)
     suffix = path.suffix.lower()

@@ -54,6 +54,17 @@ class Entry:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+def require_no_split(split: str | None, dataset: str, size: str = "") -> None:
+    """Raise unless ``split`` is None or ``"all"``: for datasets released without a train/test split.
+
+    ``size`` (e.g. ``"all 1200 videos"``) is shown in the message.
+    """
+    if split not in (None, "all"):
+        extra = f" ({size})" if size else ""
+        raise DatasetError(f"{dataset} has no split {split!r}; it has no official train/test split, "
+                           f"leave split unset{extra} and pick videos with --videos N")
+
+
 def check_root(root: str | Path, dataset: str, download_hint: str) -> Path:
     """``root`` as a Path; a :class:`DatasetError` when it is not a folder."""
     p = Path(root).expanduser()

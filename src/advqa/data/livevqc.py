@@ -32,6 +32,7 @@ from advqa.data.labels import (
     read_fastvqa_list,
     read_mat,
     vsfa_meta,
+    require_no_split,
 )
 from advqa.errors import DatasetError
 
@@ -92,9 +93,7 @@ def load_livevqc(root: str | Path, split: str | None = None, *, labels: str | Pa
     disk instead of raising. ``check_files=False``: parse the labels only. MOS stays on the
     0-100 scale.
     """
-    if split not in (None, "all"):
-        raise DatasetError(f"{NAME} has no split {split!r}; it has no official train/test split, "
-                           "leave split unset (all 585 videos) and pick videos with --videos N")
+    require_no_split(split, NAME, "all 585 videos")
     root = check_root(root, NAME, _HINT)
     path = find_label_file(root, LABEL_FILES, NAME, labels)
     if path.suffix.lower() == ".mat":

@@ -37,6 +37,7 @@ from advqa.data.labels import (
     parse_number,
     read_csv_table,
     read_fastvqa_list,
+    require_no_split,
 )
 from advqa.errors import DatasetError
 
@@ -123,9 +124,7 @@ def load_youtube_ugc(root: str | Path, split: str | None = None, *, labels: str 
     of raising. ``check_files=False``: parse the labels only. MOS (``MOSFull``) stays on the
     1-5 scale.
     """
-    if split not in (None, "all"):
-        raise DatasetError(f"{NAME} has no split {split!r}; it has no official train/test split, "
-                           "leave split unset and pick videos with --videos N")
+    require_no_split(split, NAME)
     root = check_root(root, NAME, _HINT)
     path = find_label_file(root, LABEL_FILES, NAME, labels)
     if path.suffix.lower() == ".csv":
