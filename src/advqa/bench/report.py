@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from advqa.bench.aggregate import examples, summarize
-from advqa.bench.store import ResultStore
+from advqa.bench.store import ResultStore, file_slug
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ def _fmt(x: Any, digits: int = 4) -> str:
     return html.escape(str(x))
 
 
-def _slug(*parts: str) -> str:
-    return "_".join(parts).replace("/", "_").replace(":", "_").replace("@", "_").replace(" ", "_")
-
-
 def _plots(rows: list[dict[str, Any]], img_dir: Path) -> dict[tuple[str, str, str], dict[str, str]]:
     import matplotlib
 
@@ -65,7 +61,7 @@ def _plots(rows: list[dict[str, Any]], img_dir: Path) -> dict[tuple[str, str, st
         clean = np.array([r["clean_score"] for r in rs], dtype=float)
         adv = np.array([r["adv_score"] for r in rs], dtype=float)
         mos = np.array([r["mos"] for r in rs], dtype=float)
-        slug = _slug(*key)
+        slug = file_slug(*key)
         paths = {}
         fig, ax = plt.subplots(figsize=(4, 3.4), dpi=100)
         ax.scatter(mos, clean, s=14, label="clean", color="#1f77b4")

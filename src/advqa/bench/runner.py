@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from advqa.bench.config import AttackSpec, DatasetSpec, Experiment, ModelSpec
-from advqa.bench.store import ResultStore, config_hash
+from advqa.bench.store import ResultStore, config_hash, file_slug
 from advqa.errors import AdvqaError, InputError
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def _attack_set(store: ResultStore, model: torch.nn.Module, mkey: str, dkey: str
             model.seed(_video_seed(exp.seed, "model", s.name))
         res = attack(model, video, mos=s.mos, target=targets[s.name], generator=gen)
         extras = dict(res.extras)
-        safe = f"{mkey}_{dkey}_{label}_{s.name}".replace("/", "_").replace(":", "_").replace("@", "_")
+        safe = file_slug(mkey, dkey, label, s.name)
         if i < exp.examples:
             extras["example"] = _save_example(out, safe, video.cpu(), res.adversarial)
         adv_path = None

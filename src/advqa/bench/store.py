@@ -50,6 +50,11 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def file_slug(*parts: str) -> str:
+    """A file-name-safe stem from row keys (``litevsfa@w.pt``, ``demo:test``, ``yfcc/725``)."""
+    return "_".join(parts).replace("/", "_").replace(":", "_").replace("@", "_").replace(" ", "_")
+
+
 def _finite_or_none(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None if math.isnan(x) else x
