@@ -65,25 +65,59 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the cards as JSON.")
 def models(as_json: bool) -> None:
-    """List the registered quality models with their cards."""
-    from advqa.models import available, card
+    """List the registered quality models, one line of card each."""
+    from advqa.models import available, card, summary
     from advqa.models.base import describe
 
-    cards = [card(name) for name in available()]
+    names = available()
     if as_json:
-        click.echo(json.dumps([describe(c) for c in cards], indent=2))
+        click.echo(json.dumps([describe(card(n)) for n in names], indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title="advqa quality models")
-    for col in ("name", "paper", "score range", "higher better", "weights / licence"):
-        table.add_column(col)
-    for c in cards:
+    rows = []
+    for n in names:
+        c = card(n)
         lo, hi = c.score_range
-        table.add_row(c.name, c.paper, f"{lo:g} .. {hi:g}", "yes" if c.higher_is_better else "no", c.licence)
-    Console().print(table)
+        better = "higher" if c.higher_is_better else "lower"
+        rows.append((n, f"[{c.kind}; {lo:g}-{hi:g}, {better} is better; {c.licence.split(';')[0].split('(')[0].strip()}] "
+                        f"{c.paper}"))
+    _listing(rows)
 
+
+def _listing(rows: list[tuple[str, str]]) -> None:
+    width = max((len(n) for n, _ in rows), default=8) + 2
+    for name, line in rows:
+        click.echo(f"{name:{width}s}{line}")
+
+
+@cli.command()
+def attacks() -> None:
+    """List the registered attacks with their default budgets."""
+    from advqa.attacks import attack_class, available, summary
+
+    rows = []
+    for name in available():
+        cls = attack_class(name)
+        kind = "black-box" if not cls.needs_gradients else "white-box"
+        if cls.needs_fit:
+            kind += ", fitted on a train split"
+        rows.append((name, f"[{kind}; default {cls.default_threat().describe()}] {summary(name)}"))
+    _listing(rows)
+
+
+@cli.command()
+def defenses() -> None:
+    """List the registered defences."""
+    from advqa.defenses import DEFENSES, available, summary
+
+    rows = []
+    for name in available():
+        cls = DEFENSES.get(name)
+        traits = ["randomised" if cls.randomized_transform else "deterministic",
+                  "differentiable" if cls.differentiable else "BPDA gradient"]
+        rows.append((name, f"[{', '.join(traits)}] {summary(name)}"))
+    if not rows:
+        click.echo("no defences registered")
+    _listing(rows)
 
 
 def _eps(value: str | None) -> float | None:

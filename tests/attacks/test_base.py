@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from advqa.attacks.base import Attack, QueryCounter, ThreatModel, per_frame_rms
+from advqa.attacks.base import Attack, QueryCounter, lp_ball, per_frame_rms
 from advqa.attacks.context import FrameWindowScorer
 from advqa.errors import InputError
 
@@ -16,7 +16,7 @@ def _grid(shape, seed=0):
 
 @pytest.mark.parametrize("norm, eps", [("linf", 3 / 255), ("linf", 2.5 / 255), ("l2", 1 / 255), ("l2", 0.37 / 255)])
 def test_enforce_holds_budget_on_the_8bit_grid(norm, eps):
-    threat = ThreatModel(norm, eps)
+    threat = lp_ball(norm, eps)
     clean = _grid((1, 3, 3, 17, 23))
     wild = clean + 0.2 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
     adv = threat.enforce(clean, wild)
@@ -30,7 +30,7 @@ def test_enforce_holds_budget_on_the_8bit_grid(norm, eps):
 
 
 def test_l2_projection_is_per_frame_rms():
-    threat = ThreatModel("l2", 1 / 255)
+    threat = lp_ball("l2", 1 / 255)
     delta = torch.zeros(1, 2, 3, 4, 4)
     delta[0, 0] = 4 / 255  # RMS 4/255 -> scaled to 1/255
     delta[0, 1] = 0.5 / 255  # inside: unchanged
@@ -41,7 +41,7 @@ def test_l2_projection_is_per_frame_rms():
 @pytest.mark.parametrize("norm, eps", [("l1", 0.1), ("linf", 0.0), ("linf", 2.0), ("l2", float("nan"))])
 def test_bad_threat_models(norm, eps):
     with pytest.raises(InputError):
-        ThreatModel(norm, eps)
+        lp_ball(norm, eps)
 
 
 class _Wild(Attack):
@@ -57,7 +57,7 @@ class _Wild(Attack):
 
 
 def test_base_enforces_budget_counts_queries_and_is_seeded(tiny_model, random_video):
-    atk = _Wild(ThreatModel("linf", 3 / 255), loss="up", seed=3)
+    atk = _Wild(lp_ball("linf", 3 / 255), loss="up", seed=3)
     r1 = atk(tiny_model, random_video)
     r2 = atk(tiny_model, random_video)
     assert r1.linf <= 3 / 255 + 1e-7
@@ -70,7 +70,7 @@ def test_base_enforces_budget_counts_queries_and_is_seeded(tiny_model, random_vi
 
 
 def test_base_rejects_bad_inputs(tiny_model, random_video):
-    atk = _Wild(ThreatModel("linf", 3 / 255), loss="up")
+    atk = _Wild(lp_ball("linf", 3 / 255), loss="up")
     with pytest.raises(InputError, match="per video"):
         atk(tiny_model, random_video.expand(2, -1, -1, -1, -1))
     with pytest.raises(InputError, match="finite"):

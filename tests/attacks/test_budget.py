@@ -5,18 +5,16 @@ a small video that has saturated (0 and 255) regions, for grid-aligned and non-a
 """
 from __future__ import annotations
 
-import importlib
-import inspect
-
 import pytest
 import torch
 from doubles import TinyFrameModel
 
-from advqa.attacks import ThreatModel, available, per_frame_rms
-from advqa.attacks.registry import _ATTACKS, attack_class
+from advqa.attacks import lp_ball, available, per_frame_rms
+from advqa.attacks.registry import ATTACKS
+from advqa.threat import ThreatModel
 
-THREATS = [ThreatModel("linf", 3 / 255), ThreatModel("linf", 2.5 / 255), ThreatModel("l2", 1 / 255),
-           ThreatModel("l2", 2.5 / 255), ThreatModel("linf", 10 / 255)]
+THREATS = [lp_ball("linf", 3 / 255), lp_ball("linf", 2.5 / 255), lp_ball("l2", 1 / 255),
+           lp_ball("l2", 2.5 / 255), lp_ball("linf", 10 / 255)]
 #: small settings so the whole matrix runs in seconds (only those an attack accepts are passed)
 SMALL = {"iterations": 3, "queries": 30, "frames_per_round": 2}
 
@@ -29,16 +27,14 @@ def _video() -> torch.Tensor:
     return v / 255
 
 
-def _attack(name: str, threat: ThreatModel):
-    module = _ATTACKS[name][0]
-    try:
-        importlib.import_module(module)
-    except ModuleNotFoundError:
-        pytest.skip(f"{module} not written yet")
-    cls = attack_class(name)
-    accepted = set(inspect.signature(cls).parameters)
+def _attack(name: str, threat: ThreatModel, model=None):
+    """The attack with small settings (those it accepts); fitted attacks are fitted on the test video."""
+    accepted = ATTACKS.options(name)
     params = {k: v for k, v in SMALL.items() if k in accepted}
-    return cls(threat, **params)
+    attack = ATTACKS.create(name, threat, **params)
+    if attack.needs_fit:
+        attack.fit(model if model is not None else TinyFrameModel(2), [_video()])
+    return attack
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +49,7 @@ def model() -> TinyFrameModel:
 @pytest.mark.parametrize("name", available())
 def test_budget_holds_after_rounding(name, threat, model):
     video = _video()
-    attack = _attack(name, threat)
+    attack = _attack(name, threat, model)
     for loss in ("srb", "up"):
         attack.loss = loss
         res = attack(model, video, target=0.0 if loss == "srb" else None)
@@ -78,7 +74,7 @@ def test_budget_holds_after_rounding(name, threat, model):
 def test_non_aligned_linf_budget_rounds_inward(model):
     # 2.5/255 is between grid steps: no pixel may end 3/255 away from the clean value
     video = _video()
-    attack = _attack("ifgsm", ThreatModel("linf", 2.5 / 255))
+    attack = _attack("ifgsm", lp_ball("linf", 2.5 / 255))
     res = attack(model, video)
     levels = torch.unique(torch.round((res.adversarial - video) * 255)).tolist()
     assert set(levels) <= {-2.0, -1.0, 0.0, 1.0, 2.0} and {-2.0, 2.0} & set(levels)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from advqa.attacks import ThreatModel, create
+from advqa.attacks import lp_ball, create
 from advqa.attacks.fgsm import AMIFGSM, FGSM, IFGSM, MIFGSM
 
 EPS = 10 / 255
@@ -19,7 +19,7 @@ def _grad_of_score(model, x):
 def test_paper_004_defaults():
     for cls in (FGSM, IFGSM, MIFGSM, AMIFGSM):
         a = cls()
-        assert a.threat == ThreatModel("linf", EPS) and a.loss == "up"
+        assert a.threat == lp_ball("linf", EPS) and a.loss == "up"
     assert FGSM().iterations == 1 and FGSM().step_size() == pytest.approx(EPS)
     i = IFGSM()
     assert (i.iterations, i.step_size(), i.momentum, i.project_each_step) == (10, pytest.approx(1 / 255), 0.0, True)
@@ -28,7 +28,7 @@ def test_paper_004_defaults():
     a = AMIFGSM()
     assert (a.iterations, a.momentum, a.project_each_step) == (10, 1.0, False)
     assert a.step_size() * a.iterations == pytest.approx(EPS)
-    assert AMIFGSM(ThreatModel("linf", 4 / 255), iterations=8).step_size() == pytest.approx(0.5 / 255)
+    assert AMIFGSM(lp_ball("linf", 4 / 255), iterations=8).step_size() == pytest.approx(0.5 / 255)
     for name, cls in (("fgsm", FGSM), ("ifgsm", IFGSM), ("mifgsm", MIFGSM), ("amifgsm", AMIFGSM)):
         assert type(create(name)) is cls and create(name).threat.eps == pytest.approx(EPS)
 
@@ -52,7 +52,7 @@ def test_fgsm_down_loss_lowers(tiny_model, random_video):
 
 def test_ifgsm_two_steps_by_hand(tiny_model, random_video):
     step, eps = 2 / 255, 3 / 255
-    res = IFGSM(ThreatModel("linf", eps), iterations=2, step=step)(tiny_model, random_video)
+    res = IFGSM(lp_ball("linf", eps), iterations=2, step=step)(tiny_model, random_video)
     x = random_video
     for _ in range(2):
         x = x + step * _grad_of_score(tiny_model, x).sign()
@@ -80,6 +80,6 @@ def test_every_member_raises_the_score(tiny_model, random_video):
 
 
 def test_l2_threat_uses_normalised_steps(tiny_model, random_video):
-    threat = ThreatModel("l2", 2 / 255)
+    threat = lp_ball("l2", 2 / 255)
     res = IFGSM(threat, iterations=3, step=1 / 255)(tiny_model, random_video)
     assert threat.contains(res.adversarial - random_video) and res.score_shift > 0

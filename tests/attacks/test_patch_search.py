@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from advqa.attacks.base import ThreatModel
+from advqa.attacks.base import lp_ball
 from advqa.attacks.patch_search import PatchSearch, patch_plan
 from advqa.attacks.registry import create
 from advqa.errors import InputError
@@ -85,8 +85,8 @@ def test_query_budget_exact(tiny_model, random_video, budget: int) -> None:
     assert res.extras["budget_exhausted"] == (budget < 42)
 
 
-@pytest.mark.parametrize("threat", [ThreatModel("linf", GAMMA), ThreatModel("linf", 2.5 / 255),
-                                    ThreatModel("l2", GAMMA)])
+@pytest.mark.parametrize("threat", [lp_ball("linf", GAMMA), lp_ball("linf", 2.5 / 255),
+                                    lp_ball("l2", GAMMA)])
 def test_budget_after_rounding(tiny_model, random_video, threat: ThreatModel) -> None:
     res = PatchSearch(threat, loss=lower)(tiny_model, random_video)
     diff = res.frames_uint8().int() - (random_video[0] * 255).round().int().permute(0, 2, 3, 1)
@@ -197,7 +197,7 @@ def test_never_touches_gradients(random_video, context: str) -> None:
 def test_registry_and_bad_options() -> None:
     attack = create("patch")
     assert isinstance(attack, PatchSearch)
-    assert attack.threat == ThreatModel("linf", GAMMA) and attack.patch == 56 and attack.iterations == 300
+    assert attack.threat == lp_ball("linf", GAMMA) and attack.patch == 56 and attack.iterations == 300
     assert attack.frames_per_round == 1 and attack.context == "video" and attack.border == "cover"
     for bad in ({"border": "floor"}, {"context": "clip"}, {"patch": 0}, {"iterations": 0}, {"queries": -1},
                 {"frames_per_round": 1.5}):

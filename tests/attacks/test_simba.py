@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from advqa.attacks.base import ThreatModel
+from advqa.attacks.base import lp_ball
 from advqa.attacks.patch_search import PatchSearch
 from advqa.attacks.registry import create
 from advqa.attacks.simba import SimBA
@@ -26,7 +26,7 @@ def test_one_coordinate_per_step_and_budget(tiny_model, random_video) -> None:
     assert int(changed.sum()) == res.extras["accepted"]  # each accepted step moves exactly one pixel-channel
     moved = delta[changed].abs()
     assert float(moved.max()) == 5.0 and float(moved.min()) >= 1.0  # 5/255 unless clamped at 0 or 1
-    assert ThreatModel("linf", GAMMA).contains(res.adversarial - random_video)
+    assert lp_ball("linf", GAMMA).contains(res.adversarial - random_video)
     seq = SimBA(loss=lower, iterations=5, batched=False)(tiny_model, random_video)
     assert torch.equal(seq.adversarial, res.adversarial)
     assert seq.queries == res.extras["queries_sequential"]
@@ -53,7 +53,7 @@ def test_seed_and_registry(tiny_model, random_video) -> None:
     b = SimBA(loss=lower, iterations=4, seed=1)(tiny_model, random_video)
     assert torch.equal(a.adversarial, b.adversarial)
     attack = create("simba")
-    assert isinstance(attack, SimBA) and attack.threat == ThreatModel("linf", GAMMA)
+    assert isinstance(attack, SimBA) and attack.threat == lp_ball("linf", GAMMA)
 
 
 def test_patch_beats_simba_at_same_queries(tiny_model) -> None:

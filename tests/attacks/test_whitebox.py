@@ -5,7 +5,7 @@ import pytest
 import torch
 from doubles import TinyFrameModel, TinyRandomModel
 
-from advqa.attacks import ThreatModel, create, per_frame_rms
+from advqa.attacks import lp_ball, create, per_frame_rms
 from advqa.attacks.base import QueryCounter
 from advqa.attacks.losses import make_loss
 from advqa.attacks.whitebox import (
@@ -22,7 +22,7 @@ from advqa.attacks.whitebox import (
 )
 from advqa.errors import InputError
 
-LINF3 = ThreatModel("linf", 3 / 255)
+LINF3 = lp_ball("linf", 3 / 255)
 
 
 def small_video(t: int = 6, h: int = 16, w: int = 16, seed: int = 0) -> torch.Tensor:
@@ -61,8 +61,8 @@ class VideoOnlyModel(TinyFrameModel):
 def test_paper_defaults():
     a = WhiteBoxSRB()
     assert (a.frames_per_round, a.iterations, a.lr, a.context) == (1, 30, 3e-4, "video")
-    assert a.threat == ThreatModel("l2", 1 / 255) and a.loss == "srb"
-    assert create("whitebox").threat == ThreatModel("l2", 1 / 255)
+    assert a.threat == lp_ball("l2", 1 / 255) and a.loss == "srb"
+    assert create("whitebox").threat == lp_ball("l2", 1 / 255)
     assert create("whitebox", norm="linf", eps=3 / 255).threat == LINF3
     p = PGD()
     assert p.random_start and p.iterations == 10 and p.step_size() == pytest.approx(2.5 * (3 / 255) / 10)
@@ -199,7 +199,7 @@ def test_step_rules():
 def test_random_start_within_budget():
     v = small_video()
     g = torch.Generator().manual_seed(0)
-    for threat in (LINF3, ThreatModel("l2", 1 / 255)):
+    for threat in (LINF3, lp_ball("l2", 1 / 255)):
         x = random_start(v, threat, g)
         assert threat.contains(x - v) and float((x - v).abs().max()) > 0
         assert 0 <= float(x.min()) and float(x.max()) <= 1
@@ -229,7 +229,7 @@ def test_pgd_chunks_long_videos_automatically(tiny_model):
 
 
 def test_pgd_raises_score_with_up_loss(tiny_model, random_video):
-    for threat in (LINF3, ThreatModel("l2", 1 / 255)):
+    for threat in (LINF3, lp_ball("l2", 1 / 255)):
         res = PGD(threat, loss="up", iterations=5)(tiny_model, random_video)
         assert res.score_shift > 0.005 and res.queries == 5 and res.iterations == 5
         assert threat.contains(res.adversarial - random_video)

@@ -69,5 +69,4 @@ def tiny_registered():
     registry.register(TINY, dataclasses.replace(TinyFrameModel.card, name=TINY))(
         lambda weights=None, device="cpu", **kw: TinyFrameModel())
     yield TINY
-    registry._FACTORIES.pop(TINY, None)
-    registry._CARDS.pop(TINY, None)
+    registry.unregister(TINY)

@@ -1,15 +1,20 @@
-"""The Attack / ThreatModel / AttackResult contract (design.md §2).
+"""The Attack / AttackResult contract.
 
 An attack is configured once and called per video::
 
-    attack = SomeAttack(ThreatModel("linf", 3 / 255), loss="srb")
+    attack = SomeAttack(LinfBall(3 / 255), loss="srb")
     result = attack(model, video, mos=..., target=...)
 
 Subclasses implement only :meth:`Attack._run`. The base class owns everything that must hold
 for every attack: input checks, the clean score, query counting, the seed, and the budget —
-after ``_run`` returns it projects onto the threat model, clamps to [0, 1] and rounds to the
-8-bit grid *toward the clean video* where plain rounding would break the budget, so no attack
-can exceed its budget by a bug.
+after ``_run`` returns it projects onto the threat model (:mod:`advqa.threat`), clamps to
+[0, 1] and rounds to the 8-bit grid *toward the clean video* where plain rounding would break the
+budget, so no attack can exceed its budget by a bug. Enforcement and the perturbation metrics
+run frame by frame, so their memory does not grow with the video's length.
+
+Universal and generative attacks derive from :class:`FittedAttack`: ``fit(model, videos)``
+once on a train split returns a state (tensors only, saved with safetensors-compatible
+``torch.save`` and loaded with ``weights_only=True``), which every later call applies.
 """
 from __future__ import annotations
 
@@ -25,77 +30,11 @@ from torch import Tensor, nn
 
 from advqa.errors import InputError
 from advqa.models.base import QualityModel, check_video
+from advqa.threat import BUDGET_TOL, Q, L2Ball, LinfBall, ThreatModel, lp_ball, per_frame_rms
 
 log = logging.getLogger(__name__)
 
 Norm = Literal["linf", "l2"]
-#: 8-bit quantisation step in [0, 1] units.
-Q = 1.0 / 255.0
-#: Absolute slack when checking a budget: float32 differences of pixel values in [0, 1] carry
-#: errors of a few 1e-8, so a perturbation of exactly eps can measure eps + 3e-8.
-BUDGET_TOL = 1e-6
-
-
-def per_frame_rms(delta: Tensor) -> Tensor:
-    """Pixel-level L2 of paper 000: per-frame RMS over pixel-channels, ``(B, T, 3, H, W) -> (B, T)``.
-
-    ``||delta_t||_2 / sqrt(3 H W)``; a budget of 1/255 means the RMS of each frame is at most 1/255.
-    """
-    return delta.flatten(2).pow(2).mean(dim=2).sqrt()
-
-
-@dataclass(frozen=True)
-class ThreatModel:
-    """A perturbation budget in [0, 1] pixel units.
-
-    ``norm="linf"``: ``|delta| <= eps`` everywhere. ``norm="l2"``: paper 000's pixel-level L2,
-    per frame ``||delta_t||_2 <= eps * sqrt(3 H W)`` (RMS of each frame ``<= eps``).
-    """
-
-    norm: Norm = "linf"
-    eps: float = 3.0 / 255.0
-
-    def __post_init__(self) -> None:
-        if self.norm not in ("linf", "l2"):
-            raise InputError(f"threat norm must be 'linf' or 'l2', got {self.norm!r}")
-        if not (isinstance(self.eps, (int, float)) and math.isfinite(self.eps) and 0 < self.eps <= 1):
-            raise InputError(f"threat eps must be a number in (0, 1] (pixel units, e.g. 3/255), got {self.eps!r}")
-
-    def project(self, delta: Tensor) -> Tensor:
-        """Project a perturbation ``(B, T, 3, H, W)`` onto the budget (differentiable a.e.)."""
-        if self.norm == "linf":
-            return delta.clamp(-self.eps, self.eps)
-        rms = per_frame_rms(delta)
-        factor = (self.eps / rms.clamp_min(1e-12)).clamp(max=1.0)
-        return delta * factor[..., None, None, None]
-
-    def frame_norms(self, delta: Tensor) -> Tensor:
-        """The budgeted norm of each frame, ``(B, T)`` (max-abs for linf, RMS for l2)."""
-        if self.norm == "linf":
-            return delta.abs().flatten(2).amax(dim=2)
-        return per_frame_rms(delta)
-
-    def contains(self, delta: Tensor, tol: float = BUDGET_TOL) -> bool:
-        """Whether every frame of ``delta`` is within the budget (up to the absolute ``tol``)."""
-        return bool((self.frame_norms(delta) <= self.eps + tol).all())
-
-    def enforce(self, clean: Tensor, adversarial: Tensor) -> Tensor:
-        """Project, clamp to [0, 1] and round to the 8-bit grid without leaving the budget.
-
-        ``clean`` must be on the 8-bit grid. Frames that plain rounding would push over the
-        budget are rounded toward the clean values instead, which never increases any
-        pixel's deviation, so the result is always inside the budget.
-        """
-        delta = self.project((adversarial - clean).detach())
-        adv = (clean + delta).clamp(0.0, 1.0)
-        nearest = torch.round(adv * 255.0) / 255.0
-        over = self.frame_norms(nearest - clean) > self.eps + BUDGET_TOL
-        if bool(over.any()):
-            up = torch.ceil(adv * 255.0 - 1e-4) / 255.0
-            down = torch.floor(adv * 255.0 + 1e-4) / 255.0
-            toward = torch.where(adv > clean, down, up)
-            nearest = torch.where(over[..., None, None, None], toward, nearest)
-        return nearest
 
 
 @dataclass
@@ -162,10 +101,18 @@ class QueryCounter(nn.Module):
         """Count ``n`` queries made through a model's parts (e.g. a cached temporal head)."""
         self.queries += int(n)
 
+    def frame_parts(self, num_frames: int):  # noqa: ANN201 - FrameParts | None
+        """The wrapped model's exact fast path, if it offers one (see ``QualityModel.frame_parts``)."""
+        return self.model.frame_parts(num_frames)
+
 
 @dataclass
 class AttackContext:
-    """What ``_run`` gets besides the model and the video."""
+    """What ``_run`` gets besides the model and the video.
+
+    ``threat`` is the attack's budget bound to this clean video (for per-video budgets such as
+    JND masks); attacks project with it, and the base class enforces it afterwards.
+    """
 
     clean_score: float
     mos: float | None
@@ -173,8 +120,34 @@ class AttackContext:
     generator: torch.Generator
     #: maps scores ``(N,)`` to per-video losses ``(N,)`` to *minimise*
     loss: Callable[[Tensor], Tensor]
+    threat: ThreatModel
     iterations: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+
+
+def snap_to_grid(video: Tensor) -> Tensor:
+    """``video`` on the 8-bit grid: itself when it already is, else its rounding (frame by frame check)."""
+    off = max(float((torch.round(video[:, t] * 255.0) / 255.0 - video[:, t]).abs().max())
+              for t in range(video.shape[1]))
+    if off <= 1e-6:
+        return video
+    log.warning("clean video is not on the 8-bit grid; attacking its 8-bit rounding")
+    return torch.round(video * 255.0) / 255.0
+
+
+def perturbation_stats(clean: Tensor, adversarial: Tensor) -> dict[str, float]:
+    """Linf, pixel-level L2 (mean over frames of per-frame RMS) and PSNR (dB, whole video) of
+    ``adversarial - clean`` (``(1, T, 3, H, W)``), one frame at a time."""
+    linf, rms_sum, sq_sum, n = 0.0, 0.0, 0.0, 0
+    for t in range(clean.shape[1]):
+        d = adversarial[:, t:t + 1] - clean[:, t:t + 1]
+        linf = max(linf, float(d.abs().max()))
+        rms_sum += float(per_frame_rms(d).sum())
+        sq_sum += float(d.double().pow(2).sum())
+        n += d.numel()
+    mse = sq_sum / max(n, 1)
+    return {"linf": linf, "l2": rms_sum / (clean.shape[0] * clean.shape[1]),
+            "psnr": float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)}
 
 
 class Attack:
@@ -183,7 +156,8 @@ class Attack:
     Parameters
     ----------
     threat:
-        The budget; enforced by the base class on the returned video.
+        The budget (:mod:`advqa.threat`); enforced by the base class on the returned video.
+        ``None`` gives the class's default, :attr:`default_norm` at :attr:`default_eps`.
     loss:
         What to minimise: a name understood by :func:`advqa.attacks.losses.make_loss`
         (``"srb"``, ``"mse"``, ``"mid"``, ``"up"``, ``"down"``, ...) or a callable
@@ -194,27 +168,52 @@ class Attack:
     """
 
     name: ClassVar[str] = "attack"
+    #: one line for ``advqa attacks``
+    summary: ClassVar[str] = ""
     #: whether the attack needs gradients of the model (white-box)
     needs_gradients: ClassVar[bool] = True
+    #: whether the attack must be fitted on a train split first (:class:`FittedAttack`)
+    needs_fit: ClassVar[bool] = False
+    #: the budget used when none is given: the paper's (stated once, here)
+    default_norm: ClassVar[str] = "linf"
+    default_eps: ClassVar[float] = 3.0 / 255.0
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  seed: int | None = 0) -> None:
-        self.threat = threat or ThreatModel()
+        self.threat = threat if threat is not None else self.default_threat()
         if not isinstance(self.threat, ThreatModel):
-            raise InputError(f"threat must be a ThreatModel, got {type(threat).__name__}")
+            raise InputError(f"threat must be a ThreatModel (advqa.threat.LinfBall, L2Ball, ...), "
+                             f"got {type(threat).__name__}")
         self.loss = loss
         self.seed = seed
+
+    @classmethod
+    def default_threat(cls) -> ThreatModel:
+        """The paper-default budget of this attack."""
+        return lp_ball(cls.default_norm, cls.default_eps)
 
     def config(self) -> dict[str, Any]:
         """Hyperparameters that define this attack (hashed by the results store)."""
         cfg = {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("threat", "loss")}
         cfg.update(name=self.name, norm=self.threat.norm, eps=self.threat.eps,
                    loss=self.loss if isinstance(self.loss, str) else getattr(self.loss, "__name__", "custom"))
+        if self.threat.norm not in ("linf", "l2"):
+            cfg["threat"] = self.threat.describe()
         return cfg
 
     def _run(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:  # pragma: no cover
         """Return the adversarial video ``(1, T, 3, H, W)``; the base class enforces the budget."""
         raise NotImplementedError
+
+    def _generator(self, generator: torch.Generator | None) -> torch.Generator:
+        if generator is not None:
+            return generator
+        generator = torch.Generator(device="cpu")
+        if self.seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(int(self.seed))
+        return generator
 
     def __call__(self, model: QualityModel, video: Tensor, *, mos: float | None = None,
                  target: float | None = None, generator: torch.Generator | None = None) -> AttackResult:
@@ -227,41 +226,33 @@ class Attack:
         for value, what in ((mos, "mos"), (target, "target")):
             if value is not None and not math.isfinite(float(value)):
                 raise InputError(f"{what} must be a finite number, got {value!r}")
-        video = video.detach().to(model.device, torch.float32)
-        snapped = torch.round(video * 255.0) / 255.0
-        if float((snapped - video).abs().max()) > 1e-6:
-            log.warning("clean video is not on the 8-bit grid; attacking its 8-bit rounding")
-        video = snapped
-        if generator is None:
-            generator = torch.Generator(device="cpu")
-            if self.seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(int(self.seed))
-        model_state = model.generator.get_state() if getattr(model, "generator", None) is not None else None
+        self._check_ready()
+        video = snap_to_grid(video.detach().to(model.device, torch.float32))
+        generator = self._generator(generator)
+        model_state = model.rng_state()
 
         with torch.no_grad():
             clean_score = float(model(video)[0])
         from advqa.attacks.losses import make_loss  # local: losses import this module
 
         loss_fn = make_loss(self.loss, card=model.card, clean_score=clean_score, mos=mos, target=target)
+        threat = self.threat.bind(video)
         ctx = AttackContext(clean_score=clean_score, mos=mos, target=target, generator=generator,
-                            loss=loss_fn)
+                            loss=loss_fn, threat=threat)
         counter = QueryCounter(model)
         start = time.perf_counter()
         adv = self._run(counter, video, ctx)
         elapsed = time.perf_counter() - start
         if adv.shape != video.shape:
             raise RuntimeError(f"{self.name}: _run returned shape {tuple(adv.shape)} for {tuple(video.shape)}")
-        if not bool(torch.isfinite(adv).all()):
+        if not all(bool(torch.isfinite(adv[:, t]).all()) for t in range(adv.shape[1])):
             raise RuntimeError(f"{self.name}: the attack produced NaN/inf pixels (model gradients overflowed?)")
-        adv = self.threat.enforce(video, adv)
-        if model_state is not None:  # score the result with the same internal randomness as the clean video
-            model.generator.set_state(model_state)
+        adv = threat.enforce(video, adv)
+        # score the result with the same internal randomness as the clean video
+        model.set_rng_state(model_state)
         with torch.no_grad():
             adv_score = float(model(adv)[0])
-        delta = adv - video
-        mse = float(delta.pow(2).mean())
+        stats = perturbation_stats(video, adv)
         return AttackResult(
             attack=self.name,
             adversarial=adv.cpu(),
@@ -270,9 +261,113 @@ class Attack:
             queries=counter.queries,
             iterations=ctx.iterations,
             time_s=elapsed,
-            linf=float(delta.abs().max()),
-            l2=float(per_frame_rms(delta).mean()),
-            psnr=float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse),
+            linf=stats["linf"],
+            l2=stats["l2"],
+            psnr=stats["psnr"],
             threat=self.threat,
             extras=dict(ctx.extras, target=target if target is not None else float("nan")),
         )
+
+    def _check_ready(self) -> None:
+        """Raise when the attack cannot run yet (a :class:`FittedAttack` before ``fit``)."""
+
+
+class FittedAttack(Attack):
+    """An attack fitted once on a train split, then applied per video (universal perturbations,
+    generator networks).
+
+    Subclasses implement :meth:`_fit` ``(model, videos, generator) -> state`` (a dict of
+    tensors) and :meth:`_run`, which reads :attr:`state`. :meth:`fit` validates the inputs and
+    stores the state; :meth:`save_state` / :meth:`load_state` write and read it safely
+    (``torch.save`` of tensors only; loading uses ``weights_only=True``).
+    """
+
+    needs_fit: ClassVar[bool] = True
+
+    def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
+                 seed: int | None = 0) -> None:
+        super().__init__(threat, loss=loss, seed=seed)
+        self._state: dict[str, Tensor] | None = None
+
+    @property
+    def fitted(self) -> bool:
+        return self._state is not None
+
+    @property
+    def state(self) -> dict[str, Tensor]:
+        self._check_ready()
+        assert self._state is not None
+        return self._state
+
+    def _check_ready(self) -> None:
+        if self._state is None:
+            raise InputError(f"attack {self.name!r} must be fitted first: call fit(model, train_videos) "
+                             "or load_state(path) (advqa run fits it on the train split)")
+
+    def fit(self, model: QualityModel, videos: Any, *, generator: torch.Generator | None = None,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, Tensor]:
+        """Fit on ``videos`` (an iterable of ``(1, T, 3, H, W)`` or ``(T, 3, H, W)`` tensors, or a
+        zero-argument callable returning a fresh iterable for several epochs) and return the state."""
+        state = self._fit(model, videos, self._generator(generator), progress)
+        self.load_state_dict(state)
+        return self.state
+
+    def _fit(self, model: QualityModel, videos: Any, generator: torch.Generator,
+             progress: Callable[[int, int], None] | None) -> dict[str, Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _check_state(self, state: dict[str, Tensor]) -> None:
+        """Subclass hook: raise :class:`InputError` when ``state`` does not fit this attack."""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {k: v.detach().cpu() for k, v in self.state.items()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+            raise InputError(f"{self.name}: a fitted state is a dict of tensors, got {type(state).__name__}")
+        for key, value in state.items():
+            if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                raise InputError(f"{self.name}: fitted state entry {key!r} contains NaN or infinite values")
+        self._check_state(state)
+        self._state = {k: v.detach() for k, v in state.items()}
+
+    def save_state(self, path: Any) -> None:
+        """Write the fitted state atomically (``torch.save`` of a dict of tensors)."""
+        import os
+        from pathlib import Path
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(self.state_dict(), tmp)
+        os.replace(tmp, path)
+
+    def load_state(self, path: Any) -> FittedAttack:
+        """Read a state written by :meth:`save_state` (``weights_only=True``)."""
+        from pathlib import Path
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{self.name}: fitted state file {path} does not exist")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same clear error
+            raise InputError(f"{self.name}: cannot read fitted state {path}: {exc}") from None
+        self.load_state_dict(state)
+        return self
+
+
+def fit_videos(videos: Any) -> Any:
+    """Iterate ``videos`` (an iterable, or a callable returning one) as ``(1, T, 3, H, W)`` float
+    tensors, each checked."""
+    source = videos() if callable(videos) else videos
+    for i, v in enumerate(source):
+        if isinstance(v, Tensor) and v.ndim == 4:
+            v = v.unsqueeze(0)
+        check_video(v, name=f"fit video {i}")
+        yield v
+
+
+__all__ = ["Attack", "AttackContext", "AttackResult", "BUDGET_TOL", "FittedAttack", "L2Ball", "LinfBall",
+           "Norm", "Q", "QueryCounter", "ThreatModel", "fit_videos", "lp_ball", "per_frame_rms",
+           "perturbation_stats", "snap_to_grid"]

@@ -14,7 +14,6 @@ from torch import Tensor
 
 from advqa.attacks.base import QueryCounter
 from advqa.errors import InputError
-from advqa.models.base import FrameWiseModel
 
 Context = Literal["frame", "video"]
 
@@ -34,35 +33,31 @@ class FrameWindowScorer:
         self.model = model
         self.context = context
         self.video = video.detach().clone()
-        inner = model.model if isinstance(model, QueryCounter) else model
-        self._framewise = inner if isinstance(inner, FrameWiseModel) and context == "video" else None
-        # A model that scores only some frames of long videos (``frame_indices``) is scored whole,
-        # so the attack optimises exactly what ``forward`` computes.
-        pick = getattr(inner, "frame_indices", None)
-        if self._framewise is not None and callable(pick) and len(pick(video.shape[1])) != video.shape[1]:
-            self._framewise = None
+        # The cached-features path is taken only when the model offers it as exact
+        # (QualityModel.frame_parts); a defence offers none unless it is exact, so it is never bypassed.
+        self._parts = model.frame_parts(video.shape[1]) if context == "video" else None
         self._features: Tensor | None = None
-        if self._framewise is not None:
+        if self._parts is not None:
             with torch.no_grad():
-                self._features = self._framewise.video_features(self.video)
+                self._features = self._parts.video_features(self.video)
 
     @property
     def uses_feature_cache(self) -> bool:
         """Whether other frames' features are cached (frame-wise model, whole-video context)."""
-        return self._framewise is not None
+        return self._parts is not None
 
     def score(self, frames: Tensor, start: int) -> Tensor:
         """Scores ``(N,)`` of the candidates ``frames`` ``(N, k, 3, H, W)`` placed at ``start``."""
         n, k = frames.shape[:2]
         if self.context == "frame":
             return self.model(frames)
-        if self._framewise is not None:
+        if self._parts is not None:
             assert self._features is not None
-            new = self._framewise.frame_features(frames.reshape(n * k, *frames.shape[2:])).reshape(n, k, -1)
+            new = self._parts.frame_features(frames.reshape(n * k, *frames.shape[2:])).reshape(n, k, -1)
             feats = self._features.expand(n, -1, -1)
             feats = torch.cat([feats[:, :start], new, feats[:, start + k:]], dim=1)
             self.model.count(n)
-            return self._framewise.temporal_head(feats)
+            return self._parts.temporal_head(feats)
         full = self.video.expand(n, -1, -1, -1, -1)
         full = torch.cat([full[:, :start], frames, full[:, start + k:]], dim=1)
         return self.model(full)
@@ -71,8 +66,8 @@ class FrameWindowScorer:
         """Make ``frames`` ``(1, k, 3, H, W)`` the current values of frames ``[start, start + k)``."""
         k = frames.shape[1]
         self.video[:, start:start + k] = frames.detach()
-        if self._framewise is not None:
+        if self._parts is not None:
             assert self._features is not None
             with torch.no_grad():
-                self._features[:, start:start + k] = self._framewise.frame_features(
+                self._features[:, start:start + k] = self._parts.frame_features(
                     frames.detach().reshape(k, *frames.shape[2:])).reshape(1, k, -1)

@@ -24,25 +24,23 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from advqa.attacks.base import ThreatModel
 from advqa.attacks.whitebox import GradientAttack
+from advqa.threat import ThreatModel
 
-#: Paper 004's default budget for the FGSM family.
+#: The MSU benchmark's default budget for the FGSM family (Linf, pixel units).
 DEFAULT_EPS = 10 / 255
-
-
-def _threat(threat: ThreatModel | None) -> ThreatModel:
-    return threat or ThreatModel("linf", DEFAULT_EPS)
 
 
 class FGSM(GradientAttack):
     """Fast gradient sign method (Goodfellow et al. 2015): one step of size eps. Queries: 1."""
 
     name: ClassVar[str] = "fgsm"
+    summary: ClassVar[str] = "Goodfellow et al. (ICLR 2015): one signed gradient step of eps"
+    default_eps: ClassVar[float] = DEFAULT_EPS
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  chunked: bool | None = None, seed: int | None = 0) -> None:
-        super().__init__(_threat(threat), loss=loss, iterations=1, chunked=chunked, seed=seed)
+        super().__init__(threat, loss=loss, iterations=1, chunked=chunked, seed=seed)
 
     def step_size(self) -> float:
         return self.threat.eps
@@ -52,22 +50,26 @@ class IFGSM(GradientAttack):
     """Iterative FGSM (Kurakin et al. 2017): ``iterations`` sign steps of ``step``, projected onto eps."""
 
     name: ClassVar[str] = "ifgsm"
+    summary: ClassVar[str] = "Kurakin et al. (ICLR 2017): 10 sign steps of 1/255, projected"
+    default_eps: ClassVar[float] = DEFAULT_EPS
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, step: float = 1 / 255, chunked: bool | None = None,
                  seed: int | None = 0) -> None:
-        super().__init__(_threat(threat), loss=loss, iterations=iterations, step=step, chunked=chunked, seed=seed)
+        super().__init__(threat, loss=loss, iterations=iterations, step=step, chunked=chunked, seed=seed)
 
 
 class MIFGSM(GradientAttack):
     """Momentum iterative FGSM (Dong et al. 2018): I-FGSM on accumulated gradients, momentum 1.0."""
 
     name: ClassVar[str] = "mifgsm"
+    summary: ClassVar[str] = "Dong et al. (CVPR 2018): I-FGSM with momentum 1.0"
+    default_eps: ClassVar[float] = DEFAULT_EPS
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, step: float = 1 / 255, momentum: float = 1.0,
                  normalize_momentum: bool = False, chunked: bool | None = None, seed: int | None = 0) -> None:
-        super().__init__(_threat(threat), loss=loss, iterations=iterations, step=step, momentum=momentum,
+        super().__init__(threat, loss=loss, iterations=iterations, step=step, momentum=momentum,
                          normalize_momentum=normalize_momentum, chunked=chunked, seed=seed)
 
 
@@ -79,11 +81,13 @@ class AMIFGSM(GradientAttack):
     """
 
     name: ClassVar[str] = "amifgsm"
+    summary: ClassVar[str] = "MI-FGSM with steps of eps / iterations (MSU benchmark)"
+    default_eps: ClassVar[float] = DEFAULT_EPS
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, momentum: float = 1.0, normalize_momentum: bool = False,
                  chunked: bool | None = None, seed: int | None = 0) -> None:
-        super().__init__(_threat(threat), loss=loss, iterations=iterations, momentum=momentum,
+        super().__init__(threat, loss=loss, iterations=iterations, momentum=momentum,
                          normalize_momentum=normalize_momentum, project_each_step=False, chunked=chunked,
                          seed=seed)
 

@@ -40,12 +40,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor
 
-from advqa.attacks.base import Attack, AttackContext, QueryCounter, ThreatModel
+from advqa.attacks.base import Attack, AttackContext, QueryCounter
+from advqa.threat import MaskBudget, ThreatModel
 from advqa.attacks.context import Context, FrameWindowScorer
 from advqa.errors import InputError
 
@@ -89,11 +90,13 @@ class SignSearch(Attack):
     """
 
     needs_gradients = False
+    default_norm: ClassVar[str] = "linf"
+    default_eps: ClassVar[float] = 5.0 / 255.0
 
     def __init__(self, threat: ThreatModel | None = None, *, iterations: int = 300, frames_per_round: int = 1,
                  context: Context = "video", queries: int | None = None, batched: bool = True,
                  trace: bool = False, loss: Any = "srb", seed: int | None = 0) -> None:
-        super().__init__(threat or ThreatModel("linf", 5.0 / 255.0), loss=loss, seed=seed)
+        super().__init__(threat, loss=loss, seed=seed)
         self.iterations = _positive_int(iterations, "iterations")
         self.frames_per_round = _positive_int(frames_per_round, "frames_per_round")
         if context not in ("frame", "video"):
@@ -120,7 +123,6 @@ class SignSearch(Attack):
             return self._search(model, video, ctx)
 
     def _search(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:
-        gamma = float(self.threat.eps)
         n_frames, height, width = video.shape[1], video.shape[3], video.shape[4]
         t = min(self.frames_per_round, n_frames)
         scorer = FrameWindowScorer(model, video, self.context)
@@ -139,6 +141,9 @@ class SignSearch(Attack):
                 exhausted = True
                 break
             clean = video[:, start:start + k]
+            threat = ctx.threat.frames(start, start + k)
+            # the step: gamma = eps for Lp budgets, the per-pixel limit for mask budgets
+            gamma: float | Tensor = threat.limit() if isinstance(threat, MaskBudget) else float(threat.eps)
             cur = scorer.video[:, start:start + k].clone()
             best = float(ctx.loss(scorer.score(cur, start))[0])  # Alg. 2 line 6
             seq_queries += 1
@@ -171,7 +176,7 @@ class SignSearch(Attack):
                         accepted += 1
                 if self.trace:
                     trace.append(best)
-            cur = self.threat.enforce(clean, cur)  # 8-bit rounding after each round (official)
+            cur = threat.enforce(clean, cur)  # 8-bit rounding after each round (official)
             scorer.commit(cur, start)
             round_losses.append((first, best))
             if exhausted:
@@ -237,6 +242,7 @@ class PatchSearch(SignSearch):
     """
 
     name = "patch"
+    summary = "Zhang et al. (NeurIPS 2023) Alg. 2: black-box patch-based random search (p=56, N=300)"
 
     def __init__(self, threat: ThreatModel | None = None, *, patch: int = 56, iterations: int = 300,
                  frames_per_round: int = 1, context: Context = "video", border: Border = "cover",

@@ -1,75 +1,65 @@
 """Attack names for configs and the CLI: ``create(name, norm=..., eps=..., **params)``.
 
-Attack modules are imported lazily, so listing names costs nothing.
+One :class:`~advqa.registry.Registry` of lazy ``module:Class`` entries, so listing names costs
+nothing. Each attack's default budget is stated once, on its class (``default_norm``,
+``default_eps``); unknown options are rejected from the class's constructor signature.
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 from typing import Any
 
-from advqa.attacks.base import Attack, ThreatModel
-from advqa.errors import ConfigError, UnknownNameError
+from advqa.attacks.base import Attack
+from advqa.errors import InputError
+from advqa.registry import Registry
+from advqa.threat import ThreatModel, lp_ball
 
-#: name -> (module, class, default threat (norm, eps))
-_ATTACKS: dict[str, tuple[str, str, tuple[str, float]]] = {
-    "whitebox": ("advqa.attacks.whitebox", "WhiteBoxSRB", ("l2", 1 / 255)),
-    "pgd": ("advqa.attacks.whitebox", "PGD", ("linf", 3 / 255)),
-    "fgsm": ("advqa.attacks.fgsm", "FGSM", ("linf", 10 / 255)),
-    "ifgsm": ("advqa.attacks.fgsm", "IFGSM", ("linf", 10 / 255)),
-    "mifgsm": ("advqa.attacks.fgsm", "MIFGSM", ("linf", 10 / 255)),
-    "amifgsm": ("advqa.attacks.fgsm", "AMIFGSM", ("linf", 10 / 255)),
-    "patch": ("advqa.attacks.patch_search", "PatchSearch", ("linf", 5 / 255)),
-    "simba": ("advqa.attacks.simba", "SimBA", ("linf", 5 / 255)),
-}
+ATTACKS: Registry[type[Attack]] = Registry("attack", skip=("threat",))
+
+for _name, _target in (
+    ("whitebox", "advqa.attacks.whitebox:WhiteBoxSRB"),
+    ("pgd", "advqa.attacks.whitebox:PGD"),
+    ("fgsm", "advqa.attacks.fgsm:FGSM"),
+    ("ifgsm", "advqa.attacks.fgsm:IFGSM"),
+    ("mifgsm", "advqa.attacks.fgsm:MIFGSM"),
+    ("amifgsm", "advqa.attacks.fgsm:AMIFGSM"),
+    ("patch", "advqa.attacks.patch_search:PatchSearch"),
+    ("simba", "advqa.attacks.simba:SimBA"),
+):
+    ATTACKS.add(_name, _target)
 
 
 def available() -> list[str]:
     """Names of the attacks advqa knows."""
-    return sorted(_ATTACKS)
+    return ATTACKS.names()
 
 
 def attack_class(name: str) -> type[Attack]:
     """The class behind an attack name."""
-    if name not in _ATTACKS:
-        raise UnknownNameError("attack", name, _ATTACKS)
-    module, cls, _ = _ATTACKS[name]
-    return getattr(importlib.import_module(module), cls)
+    return ATTACKS.get(name)
 
 
 def default_threat(name: str) -> ThreatModel:
     """The paper-default budget of an attack."""
-    if name not in _ATTACKS:
-        raise UnknownNameError("attack", name, _ATTACKS)
-    norm, eps = _ATTACKS[name][2]
-    return ThreatModel(norm, eps)  # type: ignore[arg-type]
+    return attack_class(name).default_threat()
 
 
-def create(name: str, *, norm: str | None = None, eps: float | None = None, **params: Any) -> Attack:
-    """Build an attack by name with its paper defaults, overridden by ``norm``, ``eps`` and ``params``."""
+def summary(name: str) -> str:
+    """The attack's one-line description (its class's ``summary``)."""
     cls = attack_class(name)
-    base = default_threat(name)
-    threat = ThreatModel(norm or base.norm, base.eps if eps is None else eps)  # type: ignore[arg-type]
-    accepted = _accepted_params(cls)
-    unknown = sorted(set(params) - accepted)
-    if unknown:
-        raise UnknownNameError(f"{name} option", unknown[0], accepted)
-    try:
-        return cls(threat, **params)
-    except TypeError as exc:
-        raise ConfigError(f"bad options for attack {name!r}: {exc}") from None
+    return ATTACKS.summary(name) or cls.summary or (cls.__doc__ or "").strip().splitlines()[0]
 
 
-def _accepted_params(cls: type) -> set[str]:
-    """Keyword parameters of ``cls``'s constructor (its parents' too, where it passes ``**kwargs`` on)."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        params = inspect.signature(init).parameters.values()
-        names |= {p.name for p in params
-                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name not in ("self", "threat")}
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            break
-    return names
+def create(name: str, *, norm: str | None = None, eps: float | None = None, threat: ThreatModel | None = None,
+           **params: Any) -> Attack:
+    """Build an attack by name with its paper defaults, overridden by ``norm``, ``eps`` (or a
+    whole ``threat``) and ``params``."""
+    cls = attack_class(name)
+    if threat is not None and (norm is not None or eps is not None):
+        raise InputError("give either threat= or norm=/eps=, not both")
+    if threat is None:
+        base = cls.default_threat()
+        if norm is not None or eps is not None:
+            threat = lp_ball(norm or base.norm, base.eps if eps is None else eps)
+        else:
+            threat = base
+    return ATTACKS.create(name, threat, **params)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from advqa.attacks.base import ThreatModel
+from advqa.threat import ThreatModel
 from advqa.attacks.context import Context
 from advqa.attacks.patch_search import SignSearch
 
@@ -37,6 +37,7 @@ class SimBA(SignSearch):
     """
 
     name = "simba"
+    summary = "Guo et al. (ICML 2019): pixel-space simple black-box attack"
 
     def __init__(self, threat: ThreatModel | None = None, *, iterations: int = 300, frames_per_round: int = 1,
                  context: Context = "video", queries: int | None = None, batched: bool = True,

@@ -17,10 +17,11 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from advqa.attacks.base import Attack, AttackContext, QueryCounter, ThreatModel, per_frame_rms
+from advqa.attacks.base import Attack, AttackContext, QueryCounter
 from advqa.attacks.context import Context, FrameWindowScorer
 from advqa.errors import InputError
-from advqa.models.base import FrameWiseModel
+from advqa.models.base import FrameParts
+from advqa.threat import ThreatModel, per_frame_rms
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,9 @@ class L2Step:
 
 
 def direction_for(norm: str, step: float) -> SignStep | L2Step:
-    """The steepest-descent step of a threat norm (sign for linf, RMS-normalised for l2)."""
-    return SignStep(step) if norm == "linf" else L2Step(step)
+    """The steepest-descent step of a threat norm: RMS-normalised for pixel-level l2, sign steps
+    for linf and for per-pixel (box) budgets such as masks."""
+    return L2Step(step) if norm == "l2" else SignStep(step)
 
 
 class Momentum:
@@ -116,24 +118,25 @@ def autograd_gradient(objective: Callable[[Tensor], Tensor]) -> GradFn:
     return grad_fn
 
 
-def chunked_gradient(counter: QueryCounter, model: FrameWiseModel, loss: Callable[[Tensor], Tensor],
+def chunked_gradient(counter: QueryCounter, parts: FrameParts, loss: Callable[[Tensor], Tensor],
                      chunk: int | None = None) -> GradFn:
     """Exact whole-video gradient of a frame-wise model with activations for ``chunk`` frames at a time.
 
+    ``parts`` are the halves the model offers (:meth:`~advqa.models.base.QualityModel.frame_parts`).
     Features of all frames are computed without a graph, the temporal head is differentiated
     with respect to them, and the backbone is then back-propagated chunk by chunk with those
     feature gradients. Memory is flat in the number of frames; cost is one extra backbone
     forward per step. One query per call.
     """
-    chunk = int(chunk or model.chunk_size)
+    chunk = int(chunk or parts.chunk_size)
 
     def grad_fn(x: Tensor) -> Tensor:
         b, t = x.shape[:2]
         with torch.no_grad():
-            feats = model.video_features(x)
+            feats = parts.video_features(x)
         with torch.enable_grad():
             f = feats.detach().requires_grad_(True)
-            (gf,) = torch.autograd.grad(loss(model.temporal_head(f)).sum(), f)
+            (gf,) = torch.autograd.grad(loss(parts.temporal_head(f)).sum(), f)
         counter.count(b)
         frames = x.detach().reshape(b * t, *x.shape[2:])
         gf = gf.reshape(b * t, -1)
@@ -141,7 +144,7 @@ def chunked_gradient(counter: QueryCounter, model: FrameWiseModel, loss: Callabl
         for i in range(0, b * t, chunk):
             with torch.enable_grad():
                 c = frames[i:i + chunk].detach().requires_grad_(True)
-                (grad[i:i + chunk],) = torch.autograd.grad(model.frame_features(c), c, gf[i:i + chunk])
+                (grad[i:i + chunk],) = torch.autograd.grad(parts.frame_features(c), c, gf[i:i + chunk])
         return torch.nan_to_num(grad.reshape(x.shape), nan=0.0, posinf=0.0, neginf=0.0)
 
     return grad_fn
@@ -189,23 +192,15 @@ def random_start(clean: Tensor, threat: ThreatModel, generator: torch.Generator)
     ``eps * u``, ``u ~ U(0, 1)`` per frame.
     """
     shape = clean.shape
-    if threat.norm == "linf":
-        delta = (torch.rand(shape, generator=generator) * 2 - 1) * threat.eps
-    else:
+    if threat.norm == "l2":
         d = torch.randn(shape, generator=generator)
         u = torch.rand(shape[:2], generator=generator)
         delta = d * (threat.eps * u / per_frame_rms(d).clamp_min(_TINY))[..., None, None, None]
+    elif threat.norm == "linf":
+        delta = (torch.rand(shape, generator=generator) * 2 - 1) * threat.eps
+    else:  # a per-pixel box budget (mask): uniform inside the box
+        delta = threat.project(torch.rand(shape, generator=generator) * 2 - 1)
     return (clean + delta.to(clean)).clamp(0.0, 1.0)
-
-
-def _inner(model: QueryCounter) -> Any:
-    return model.model if isinstance(model, QueryCounter) else model
-
-
-def _plain_framewise(model: Any) -> bool:
-    """A frame-wise model whose score is exactly ``temporal_head(video_features(video))``."""
-    return (isinstance(model, FrameWiseModel) and not getattr(model, "stochastic", False)
-            and type(model).score is FrameWiseModel.score)
 
 
 # --------------------------------------------------------------------------- attacks
@@ -226,12 +221,16 @@ class WhiteBoxSRB(Attack):
     """
 
     name: ClassVar[str] = "whitebox"
+    summary: ClassVar[str] = ("Zhang et al. (NeurIPS 2023) Alg. 1: Score-Reversed Boundary loss, T frames per round, "
+                              "K=30 Adam steps")
+    default_norm: ClassVar[str] = "l2"
+    default_eps: ClassVar[float] = 1 / 255
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  frames_per_round: int = 1, iterations: int = 30, lr: float = 3e-4,
                  context: Context = "video", init_noise: bool = True, eot: int = 1,
                  seed: int | None = 0) -> None:
-        super().__init__(threat or ThreatModel("l2", 1 / 255), loss=loss, seed=seed)
+        super().__init__(threat, loss=loss, seed=seed)
         if not isinstance(eot, int) or eot < 1:
             raise InputError(f"eot (gradient samples per step) must be a positive integer, got {eot!r}")
         if not isinstance(frames_per_round, int) or frames_per_round < 1:
@@ -255,17 +254,18 @@ class WhiteBoxSRB(Attack):
         rounds = 0
         for start in range(0, n_frames, k):
             clean = video[:, start:start + k]
+            threat = ctx.threat.frames(start, start + k)
             x0 = clean
             if self.init_noise:
                 noise = torch.randint(-1, 2, clean.shape, generator=ctx.generator).to(clean) / 255.0
-                x0 = (clean + self.threat.project(noise)).clamp(0.0, 1.0)
+                x0 = (clean + threat.project(noise)).clamp(0.0, 1.0)
 
             def objective(frames: Tensor, start: int = start) -> Tensor:
                 return ctx.loss(scorer.score(frames, start))
 
             grad_fn = expectation(autograd_gradient(objective), self.eot)
-            x = descend(grad_fn, clean, x0, rule=Adam(self.lr), threat=self.threat, iterations=self.iterations)
-            scorer.commit(self.threat.enforce(clean, x), start)
+            x = descend(grad_fn, clean, x0, rule=Adam(self.lr), threat=threat, iterations=self.iterations)
+            scorer.commit(threat.enforce(clean, x), start)
             ctx.iterations += self.iterations
             rounds += 1
         ctx.extras.update(rounds=rounds, context=self.context, feature_cache=scorer.uses_feature_cache)
@@ -316,23 +316,24 @@ class GradientAttack(Attack):
         return self.step if self.step is not None else self.threat.eps / self.iterations
 
     def _run(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:
-        inner = _inner(model)
+        parts = model.frame_parts(video.shape[1])
         chunked = self.chunked
         if chunked is None:
-            chunked = _plain_framewise(inner) and video.shape[1] > inner.chunk_size
-        elif chunked and not _plain_framewise(inner):
-            raise InputError("chunked=True needs a deterministic frame-wise model whose score is "
-                             "temporal_head(video_features(video)); use chunked=None")
+            chunked = parts is not None and video.shape[1] > parts.chunk_size
+        elif chunked and parts is None:
+            raise InputError("chunked=True needs a model that offers its frame-wise parts exactly "
+                             "(a deterministic frame-wise model scoring every frame); use chunked=None")
         if chunked:
-            grad_fn = chunked_gradient(model, inner, ctx.loss)
+            assert parts is not None
+            grad_fn = chunked_gradient(model, parts, ctx.loss)
         else:
             grad_fn = autograd_gradient(lambda v: ctx.loss(model(v)))
         grad_fn = expectation(grad_fn, self.eot)
-        rule: Callable[[Tensor], Tensor] = direction_for(self.threat.norm, self.step_size())
+        rule: Callable[[Tensor], Tensor] = direction_for(ctx.threat.norm, self.step_size())
         if self.momentum > 0:
             rule = Momentum(rule, self.momentum, self.normalize_momentum)
-        x0 = random_start(video, self.threat, ctx.generator) if self.random_start else video
-        adv = descend(grad_fn, video, x0, rule=rule, threat=self.threat, iterations=self.iterations,
+        x0 = random_start(video, ctx.threat, ctx.generator) if self.random_start else video
+        adv = descend(grad_fn, video, x0, rule=rule, threat=ctx.threat, iterations=self.iterations,
                       project=self.project_each_step)
         ctx.iterations = self.iterations
         ctx.extras.update(chunked=bool(chunked), step=self.step_size())
@@ -348,11 +349,14 @@ class PGD(GradientAttack):
     """
 
     name: ClassVar[str] = "pgd"
+    summary: ClassVar[str] = "Madry et al. (ICLR 2018): projected gradient descent with a random start"
+    default_norm: ClassVar[str] = "linf"
+    default_eps: ClassVar[float] = 3 / 255
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  iterations: int = 10, step: float | None = None, random_start: bool = True,
                  chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
-        super().__init__(threat or ThreatModel("linf", 3 / 255), loss=loss, iterations=iterations, step=step,
+        super().__init__(threat, loss=loss, iterations=iterations, step=step,
                          random_start=random_start, chunked=chunked, eot=eot, seed=seed)
 
     def step_size(self) -> float:

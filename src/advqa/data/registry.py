@@ -5,27 +5,29 @@ the user downloaded them to (``root``, or ``$ADVQA_DATA/<name>``).
 """
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 
 from advqa.data.base import VideoDataset
-from advqa.errors import DatasetError, UnknownNameError
+from advqa.errors import DatasetError
+from advqa.registry import Registry
 
-#: name -> (module, loader function, description)
-_DATASETS: dict[str, tuple[str, str, str]] = {
-    "demo": ("advqa.data.demo", "load_demo", "built-in: real footage x real codec distortions, VMAF pseudo-MOS"),
-    "folder": ("advqa.data.folder", "load_folder", "your own videos: a folder with labels.csv (name,mos)"),
-    "konvid-1k": ("advqa.data.konvid", "load_konvid", "KoNViD-1k: 1200 videos, MOS 1-5"),
-    "live-vqc": ("advqa.data.livevqc", "load_livevqc", "LIVE-VQC: 585 videos, MOS 0-100"),
-    "youtube-ugc": ("advqa.data.youtube_ugc", "load_youtube_ugc", "YouTube-UGC: 1380 videos, MOS 1-5"),
-    "lsvq": ("advqa.data.lsvq", "load_lsvq", "LSVQ: 39k videos, MOS 0-100 (splits train/test/test-1080p/all)"),
-}
+DATASETS: Registry = Registry("dataset", skip=("root",))
+
+for _name, _target, _summary in (
+    ("demo", "advqa.data.demo:load_demo", "built-in: real footage x real codec distortions, VMAF pseudo-MOS"),
+    ("folder", "advqa.data.folder:load_folder", "your own videos: a folder with labels.csv (name,mos)"),
+    ("konvid-1k", "advqa.data.konvid:load_konvid", "KoNViD-1k: 1200 videos, MOS 1-5"),
+    ("live-vqc", "advqa.data.livevqc:load_livevqc", "LIVE-VQC: 585 videos, MOS 0-100"),
+    ("youtube-ugc", "advqa.data.youtube_ugc:load_youtube_ugc", "YouTube-UGC: 1380 videos, MOS 1-5"),
+    ("lsvq", "advqa.data.lsvq:load_lsvq", "LSVQ: 39k videos, MOS 0-100 (splits train/test/test-1080p/all)"),
+):
+    DATASETS.add(_name, _target, summary=_summary)
 
 
 def available() -> dict[str, str]:
     """Dataset names with a one-line description."""
-    return {name: desc for name, (_, _, desc) in sorted(_DATASETS.items())}
+    return dict(DATASETS.listing())
 
 
 def load_dataset(name: str, *, root: str | Path | None = None, split: str | None = None,
@@ -35,10 +37,8 @@ def load_dataset(name: str, *, root: str | Path | None = None, split: str | None
     ``allow_missing`` (real datasets only) drops, with a logged warning, label entries whose video
     file is not on disk instead of failing.
     """
-    if name not in _DATASETS:
-        raise UnknownNameError("dataset", name, _DATASETS)
-    module, func, _ = _DATASETS[name]
-    loader = getattr(importlib.import_module(module), func)
+    name = DATASETS.resolve(name)
+    loader = DATASETS.get(name)
     kwargs: dict[str, object] = {}
     if split is not None:
         kwargs["split"] = split

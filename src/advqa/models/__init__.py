@@ -1,12 +1,15 @@
 """Quality models: the :class:`QualityModel` contract, model cards and the registry."""
 from __future__ import annotations
 
-from advqa.models.base import FrameWiseModel, ModelCard, QualityModel, WeightsSpec, check_video
-from advqa.models.registry import DEFAULT_MODEL, available, card, create, register
+from advqa.models.base import FrameParts, FrameWiseModel, ModelCard, QualityModel, WeightsSpec, check_video
+from advqa.models.registry import (DEFAULT_MODEL, MODELS, available, card, create, options, register, summary,
+                                   unregister)
 
 __all__ = [
     "DEFAULT_MODEL",
+    "FrameParts",
     "FrameWiseModel",
+    "MODELS",
     "ModelCard",
     "QualityModel",
     "WeightsSpec",
@@ -14,5 +17,8 @@ __all__ = [
     "card",
     "check_video",
     "create",
+    "options",
     "register",
+    "summary",
+    "unregister",
 ]

@@ -7,6 +7,7 @@ head) derive from :class:`FrameWiseModel` and expose the two halves.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -45,6 +46,11 @@ class ModelCard:
     licence: str = "unknown"
     rescale: dict[str, float] = field(default_factory=dict)
     notes: str = ""
+    #: "video" or "image": what the model was made for (every model scores videos)
+    kind: str = "video"
+    #: for a defended model: the card of the model it wraps, and the defence's name
+    inner: ModelCard | None = None
+    defense: str | None = None
 
     @property
     def score_span(self) -> float:
@@ -74,12 +80,34 @@ def check_video(video: Tensor, *, name: str = "video", min_frames: int = 1) -> N
                          "uint8 frames must be divided by 255")
 
 
+@dataclass(frozen=True)
+class FrameParts:
+    """The two halves of a model whose score is exactly ``temporal_head(video_features(video))``.
+
+    Offered by :meth:`QualityModel.frame_parts` so attacks that change a few frames at a time can
+    cache the other frames' features, and gradients can be computed chunk by chunk. A model (or
+    a defence) offers them only when using them gives exactly what ``forward`` computes.
+
+    ``frame_features``: frames ``(N, 3, H, W)`` -> ``(N, D)``; ``temporal_head``: ``(B, T, D)`` ->
+    ``(B,)``; ``video_features``: ``(B, T, 3, H, W)`` -> ``(B, T, D)``, chunked.
+    """
+
+    frame_features: Callable[[Tensor], Tensor]
+    temporal_head: Callable[[Tensor], Tensor]
+    video_features: Callable[[Tensor], Tensor]
+    chunk_size: int
+
+
 class QualityModel(nn.Module):
     """Base class of every no-reference quality model.
 
     Subclasses set ``card`` and implement :meth:`score`. ``forward`` validates the input and
     calls :meth:`score`; it never switches to ``no_grad`` or train mode.
-    Randomness (fragment offsets, random maps) must come from :attr:`generator`.
+
+    Randomness (fragment offsets, random maps) must come from :attr:`generator`, an explicit
+    ``torch.Generator`` that a stochastic model always owns. :meth:`seed`, :meth:`rng_state` and
+    :meth:`set_rng_state` act on every generator of the model and of the models it wraps, so an
+    attack or the runner can make a whole defended model reproducible without knowing its parts.
     """
 
     card: ClassVar[ModelCard]
@@ -89,15 +117,49 @@ class QualityModel(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.generator: torch.Generator | None = None
+        if self.stochastic:
+            self.generator = torch.Generator(device="cpu")
+            self.generator.seed()
+
+    # -- randomness ---------------------------------------------------------------------------
+    def random_sources(self) -> Iterator[tuple[str, torch.Generator]]:
+        """``(module path, generator)`` of every quality model in this one (itself included) that
+        draws random numbers."""
+        for path, module in self.named_modules():
+            gen = getattr(module, "generator", None) if isinstance(module, QualityModel) else None
+            if isinstance(gen, torch.Generator):
+                yield path, gen
+
+    @property
+    def randomized(self) -> bool:
+        """Whether this model, or a model it wraps, draws random numbers on each call."""
+        return any(True for _ in self.random_sources())
 
     def seed(self, seed: int | None) -> QualityModel:
-        """Make internal randomness reproducible (``None`` restores fresh randomness)."""
-        if seed is None:
-            self.generator = None
-        else:
-            self.generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        """Seed every generator: this model's with ``seed`` itself, each inner model's with a value
+        derived from ``seed`` and its module path; ``None`` draws fresh randomness."""
+        import zlib
+
+        for path, gen in self.random_sources():
+            if seed is None:
+                gen.seed()
+            elif not path:
+                gen.manual_seed(int(seed))
+            else:
+                gen.manual_seed((int(seed) * 1_000_003 + zlib.crc32(path.encode())) % (2 ** 63))
         return self
 
+    def rng_state(self) -> dict[str, Tensor]:
+        """The state of every generator (see :meth:`set_rng_state`)."""
+        return {path: gen.get_state() for path, gen in self.random_sources()}
+
+    def set_rng_state(self, state: dict[str, Tensor]) -> None:
+        """Restore generator states saved by :meth:`rng_state`."""
+        for path, gen in self.random_sources():
+            if path in state:
+                gen.set_state(state[path])
+
+    # -- scoring ------------------------------------------------------------------------------
     @property
     def device(self) -> torch.device:
         """Device of the model's parameters (CPU when it has none)."""
@@ -116,6 +178,11 @@ class QualityModel(nn.Module):
         """Subclass hook: the differentiable score of an already-validated video."""
         raise NotImplementedError
 
+    def frame_parts(self, num_frames: int) -> FrameParts | None:
+        """The model's halves for a ``num_frames``-frame video when they compute ``forward``
+        exactly (see :class:`FrameParts`); ``None`` otherwise (the default)."""
+        return None
+
     def extra_repr(self) -> str:
         return f"name={self.card.name!r}"
 
@@ -124,9 +191,9 @@ class FrameWiseModel(QualityModel):
     """A per-frame backbone followed by a temporal head (VSFA family).
 
     ``frame_features`` maps frames ``(N, 3, H, W)`` in [0, 1] to features ``(N, D)``;
-    ``temporal_head`` maps features ``(B, T, D)`` to scores ``(B,)``. ``forward`` runs the
-    backbone in chunks of ``chunk_size`` frames, so inference memory does not grow with the
-    video's length beyond the features themselves.
+    ``temporal_head`` maps features ``(B, T, D)`` to scores ``(B,)``. ``forward`` scores the
+    frames :meth:`frame_indices` picks, running the backbone in chunks of ``chunk_size`` frames,
+    so inference memory does not grow with the video's length beyond the features themselves.
     """
 
     chunk_size: int = 16
@@ -136,6 +203,10 @@ class FrameWiseModel(QualityModel):
 
     def temporal_head(self, features: Tensor, lengths: Tensor | None = None) -> Tensor:  # pragma: no cover
         raise NotImplementedError
+
+    def frame_indices(self, t: int) -> Tensor:
+        """The frames scored for a ``t``-frame video (default: all of them)."""
+        return torch.arange(t)
 
     def video_features(self, video: Tensor) -> Tensor:
         """Per-frame features of a validated video: ``(B, T, 3, H, W)`` -> ``(B, T, D)``, chunked."""
@@ -147,7 +218,19 @@ class FrameWiseModel(QualityModel):
         return feats.reshape(b, t, -1)
 
     def score(self, video: Tensor) -> Tensor:
+        idx = self.frame_indices(video.shape[1])
+        if len(idx) < video.shape[1]:
+            video = video[:, idx.to(video.device)]
         return self.temporal_head(self.video_features(video))
+
+    def frame_parts(self, num_frames: int) -> FrameParts | None:
+        """Offered when the model is deterministic, scores every frame, and ``score`` is the
+        base class's (a subclass that changes ``score`` must offer its own parts)."""
+        if self.randomized or len(self.frame_indices(num_frames)) != num_frames:
+            return None
+        if type(self).score is not FrameWiseModel.score:
+            return None
+        return FrameParts(self.frame_features, self.temporal_head, self.video_features, self.chunk_size)
 
 
 def describe(card: ModelCard) -> dict[str, Any]:
@@ -162,4 +245,7 @@ def describe(card: ModelCard) -> dict[str, Any]:
         "weights": [w.__dict__ for w in card.weights],
         "rescale": dict(card.rescale),
         "notes": card.notes,
+        "kind": card.kind,
+        "defense": card.defense,
+        "inner": describe(card.inner) if card.inner is not None else None,
     }

@@ -39,6 +39,7 @@ from advqa.models.fastvqa import VQAHead
 from advqa.models.fragments import (FragmentSpec, assemble_fragments, fragment_offsets, sampling_rngs,
                                     segment_frame_indices, upsample_for_fragments)
 from advqa.models.registry import register
+from advqa.registry import forwards_options
 from advqa.models.swin3d import swin3d_tiny_grpb
 
 log = logging.getLogger(__name__)
@@ -304,18 +305,12 @@ class DOVER(QualityModel):
 
 
 @register("dover", DOVER_CARD)
+@forwards_options(DOVER)
 def create_dover(weights: str | Path | None = None, device: str | torch.device = "cpu",
-                 **options: Any) -> DOVER:
+                 pretrained: bool = True, **options: Any) -> DOVER:
     """Build DOVER. ``weights``: ``DOVER.pth`` (path or URL; ``None`` = the official URL), a plain
     state_dict loaded with ``strict=True``. ``pretrained=False`` builds random weights (tests);
     other options: see :class:`DOVER`."""
-    options = dict(options)
-    pretrained = options.pop("pretrained", True)
-    known = {"frames", "antialias", "deterministic", "seed", "clip_batch", "checkpointing"}
-    unknown = set(options) - known
-    if unknown:
-        raise InputError(f"dover: unknown option(s) {', '.join(sorted(unknown))}; "
-                         f"known: {', '.join(sorted(known | {'pretrained'}))}")
     model = DOVER(**options)
     if pretrained or weights is not None:
         from advqa.models import weights as W

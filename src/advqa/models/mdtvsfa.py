@@ -169,13 +169,9 @@ class MDTVSFA(CheckpointedChunks, FrameWiseModel):
 
 @register("mdtvsfa", MDTVSFA_CARD)
 def create_mdtvsfa(weights: str | Path | None = None, device: str | torch.device = "cpu",
-                   backbone_weights: str | Path | None = None, output: str = "mapped",
-                   **options: Any) -> MDTVSFA:
+                   backbone_weights: str | Path | None = None, output: str = "mapped") -> MDTVSFA:
     """Build MDTVSFA. ``weights``: ``MDTVSFA.pt`` (path/URL; ``None`` = official URL);
     ``backbone_weights``: torchvision ResNet-50 file; ``output``: see :data:`OUTPUTS`."""
-    if options:
-        raise InputError(f"mdtvsfa: unknown option(s) {', '.join(sorted(options))}; "
-                         "known: backbone_weights, output")
     model = MDTVSFA(output=output)
     load_weights(model.head, weights, MDTVSFA_HEAD_WEIGHTS)
     load_weights(model.backbone, backbone_weights, RESNET50_WEIGHTS)

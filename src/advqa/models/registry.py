@@ -1,11 +1,12 @@
-"""The model registry: ``create(name, weights=..., device=...)`` and ``available()``.
+"""The model registry: ``create(name, weights=..., device=...)``, ``available()`` and ``card()``.
 
-Model files register a factory with :func:`register`; built-in model modules are imported
-lazily on first use, so ``import advqa`` does no work.
+One :class:`~advqa.registry.Registry` of lazy ``module:factory`` entries: built-in model modules
+are imported on first use, so ``import advqa`` does no work. A factory takes ``weights`` and
+``device`` plus its own keyword options, which are checked against its signature before it runs.
+Plug-ins register with :func:`register` (a decorator that also attaches the card).
 """
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -13,82 +14,79 @@ from typing import Any, TypeVar
 
 import torch
 
-from advqa.errors import UnknownNameError
 from advqa.models.base import ModelCard, QualityModel
+from advqa.registry import Registry
 
 log = logging.getLogger(__name__)
 
 #: The model ``advqa run`` and ``advqa score`` use when none is named.
 DEFAULT_MODEL = "litevsfa"
 
-_BUILTIN_MODULES = (
-    "advqa.models.litevsfa",
-    "advqa.models.vsfa",
-    "advqa.models.mdtvsfa",
-    "advqa.models.fastvqa",
-    "advqa.models.dover",
-)
-
 Factory = Callable[..., QualityModel]
 F = TypeVar("F", bound=Factory)
 
-_FACTORIES: dict[str, Factory] = {}
-_CARDS: dict[str, ModelCard] = {}
-_loaded = False
+MODELS: Registry[Factory] = Registry("model", skip=("weights", "device"))
+
+for _name, _target in (
+    ("litevsfa", "advqa.models.litevsfa:create_litevsfa"),
+    ("vsfa", "advqa.models.vsfa:create_vsfa"),
+    ("mdtvsfa", "advqa.models.mdtvsfa:create_mdtvsfa"),
+    ("fastvqa", "advqa.models.fastvqa:create_fastvqa"),
+    ("fastervqa", "advqa.models.fastvqa:create_fastervqa"),
+    ("dover", "advqa.models.dover:create_dover"),
+):
+    MODELS.add(_name, _target)
 
 
-def register(name: str, card: ModelCard) -> Callable[[F], F]:
-    """Register ``factory(weights=None, device="cpu", **options) -> QualityModel`` under ``name``."""
+def register(name: str, card: ModelCard, *, summary: str = "", aliases: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Register ``factory(weights=None, device="cpu", **options) -> QualityModel`` under ``name``
+    with its card (the decorator sets ``factory.card``)."""
 
     def deco(factory: F) -> F:
-        if name in _FACTORIES and _FACTORIES[name] is not factory:
-            raise ValueError(f"model name {name!r} is registered twice")
-        _FACTORIES[name] = factory
-        _CARDS[name] = card
+        factory.card = card  # type: ignore[attr-defined]
+        MODELS.add(name, factory, summary=summary, aliases=aliases)
         return factory
 
     return deco
 
 
-def _load_builtins() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    for module in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:  # a model family not installed in this build
-            if exc.name != module:
-                raise
-            log.debug("built-in model module %s is not present", module)
+def unregister(name: str) -> None:
+    """Remove a registered model (test models, plug-ins)."""
+    MODELS.remove(name)
 
 
 def available() -> list[str]:
     """Names of every registered model, sorted."""
-    _load_builtins()
-    return sorted(_FACTORIES)
+    return MODELS.names()
 
 
 def card(name: str) -> ModelCard:
     """The :class:`ModelCard` of a registered model."""
-    _load_builtins()
-    if name not in _CARDS:
-        raise UnknownNameError("model", name, _CARDS)
-    return _CARDS[name]
+    return MODELS.get(name).card
+
+
+def summary(name: str) -> str:
+    """One line describing a model: its kind, paper and score range."""
+    c = card(name)
+    lo, hi = c.score_range
+    direction = "higher is better" if c.higher_is_better else "lower is better"
+    return MODELS.summary(name) or f"{c.kind}: {c.paper.split('.')[0]}; scores {lo:g}-{hi:g}, {direction}"
+
+
+def options(name: str) -> set[str]:
+    """The options a model's factory accepts (besides ``weights`` and ``device``)."""
+    return MODELS.options(name)
 
 
 def create(name: str, weights: str | Path | None = None, device: str | torch.device = "cpu",
            **options: Any) -> QualityModel:
-    """Build a registered model in eval mode on ``device``.
+    """Build a registered model in eval mode on ``device``, with frozen parameters.
 
     ``weights`` is a local file, an http(s) URL (downloaded into the cache and checked against
-    the card's SHA-256) or ``None`` for the model's default weights.
+    the card's SHA-256) or ``None`` for the model's default weights. Unknown options raise
+    :class:`~advqa.errors.UnknownNameError` before anything is built.
     """
-    _load_builtins()
-    if name not in _FACTORIES:
-        raise UnknownNameError("model", name, _FACTORIES)
-    model = _FACTORIES[name](weights=weights, device=device, **options)
+    model = MODELS.create(name, weights=weights, device=device, **options)
     model.to(device)
     model.eval()
     for p in model.parameters():

@@ -286,11 +286,9 @@ class VSFA(CheckpointedChunks, FrameWiseModel):
 
 @register("vsfa", VSFA_CARD)
 def create_vsfa(weights: str | Path | None = None, device: str | torch.device = "cpu",
-                backbone_weights: str | Path | None = None, **options: Any) -> VSFA:
+                backbone_weights: str | Path | None = None) -> VSFA:
     """Build VSFA. ``weights``: the official head file ``VSFA.pt`` (path or URL; ``None`` = the
     official URL); ``backbone_weights``: torchvision's ``resnet50-0676ba61.pth`` (``None`` = its URL)."""
-    if options:
-        raise InputError(f"vsfa: unknown option(s) {', '.join(sorted(options))}; known: backbone_weights")
     model = VSFA()
     load_weights(model.head, weights, VSFA_HEAD_WEIGHTS)
     load_weights(model.backbone, backbone_weights, RESNET50_WEIGHTS)

@@ -1,0 +1,90 @@
+"""No attack can go around a defence, and the exact fast paths are used where a model offers them.
+
+Every registered attack is run on a defence that counts the videos it scores, wrapped around a
+frame-wise model: every model evaluation the attack makes (its queries) goes through the defence.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from doubles import TinyFrameModel
+
+from advqa.attacks import ATTACKS, available, create
+from advqa.defenses import Defense
+
+
+class Counting(Defense):
+    """The identity defence that counts every video it scores."""
+
+    name = "counting"
+
+    def __init__(self, model) -> None:
+        super().__init__(model)
+        self.calls = 0
+
+    def transform(self, video):
+        self.calls += int(video.shape[0])
+        return video
+
+
+SMALL = {"iterations": 2, "queries": 24, "frames_per_round": 2}
+
+
+def _video(frames: int = 4) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.randint(0, 256, (1, frames, 3, 24, 32), generator=g).float() / 255
+
+
+@pytest.mark.parametrize("name", available())
+def test_every_attack_goes_through_the_defence(name):
+    inner = TinyFrameModel(3)
+    for p in inner.parameters():
+        p.requires_grad_(False)
+    defended = Counting(inner)
+    assert inner.frame_parts(4) is not None  # the inner model has a fast path to bypass
+    params = {k: v for k, v in SMALL.items() if k in ATTACKS.options(name)}
+    attack = ATTACKS.create(name, None, **params)
+    if attack.needs_fit:
+        attack.fit(defended, [_video()])
+    defended.calls = 0
+    res = attack(defended, _video(), target=0.2)
+    assert res.queries > 0
+    # the clean and the final evaluation of the base class are not queries
+    assert defended.calls == res.queries + 2
+    assert not res.extras.get("feature_cache", False) and not res.extras.get("chunked", False)
+
+
+def _litevsfa():
+    from advqa.models import create as create_model
+
+    return create_model("litevsfa")
+
+
+def _vsfa():
+    from advqa.models.vsfa import VSFA
+
+    m = VSFA()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("build", [_litevsfa, _vsfa], ids=["litevsfa", "vsfa"])
+def test_fast_paths_are_used_for_plain_frame_wise_models(build):
+    model = build()
+    chunk = model.chunk_size
+    g = torch.Generator().manual_seed(0)
+    video = torch.randint(0, 256, (1, chunk + 1, 3, 32, 32), generator=g).float() / 255
+    assert model.frame_parts(chunk + 1) is not None
+    pgd = create("pgd", iterations=1)(model, video)
+    assert pgd.extras["chunked"] is True and pgd.queries == 1
+    fgsm = create("fgsm")(model, video)
+    assert fgsm.extras["chunked"] is True
+    wb = create("whitebox", iterations=1, frames_per_round=chunk + 1)(model, video)
+    assert wb.extras["feature_cache"] is True and wb.queries == 1
+    # the same model behind a defence gets neither fast path, and the same gradient
+    defended = Counting(model)
+    pgd_def = create("pgd", iterations=1)(defended, video)
+    assert pgd_def.extras["chunked"] is False
+    assert torch.equal(pgd_def.adversarial, pgd.adversarial)
