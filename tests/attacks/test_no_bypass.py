@@ -88,3 +88,36 @@ def test_fast_paths_are_used_for_plain_frame_wise_models(build):
     pgd_def = create("pgd", iterations=1)(defended, video)
     assert pgd_def.extras["chunked"] is False
     assert torch.equal(pgd_def.adversarial, pgd.adversarial)
+
+
+class RandomShift(Defense):
+    """Adds a random constant in [-2/255, 2/255] to the video, drawn from its own generator."""
+
+    name = "random-shift"
+    randomized_transform = True
+
+    def __init__(self, model) -> None:
+        super().__init__(model, seed=0)
+        self.calls = 0
+
+    def transform(self, video):
+        self.calls += int(video.shape[0])
+        shift = (torch.rand((), generator=self.generator) * 4 - 2) / 255
+        return (video + shift).clamp(0, 1)
+
+
+@pytest.mark.parametrize("name", ["patch", "simba", "pgd", "ifgsm", "whitebox"])
+def test_eot_samples_are_queries(name):
+    inner = TinyFrameModel(3)
+    for p in inner.parameters():
+        p.requires_grad_(False)
+    params = {k: v for k, v in SMALL.items() if k in ATTACKS.options(name)}
+    plain = ATTACKS.create(name, None, **params)(RandomShift(inner), _video(), target=0.2)
+    defended = RandomShift(inner)
+    eot = ATTACKS.create(name, None, eot=3, **params)(defended, _video(), target=0.2)
+    assert defended.calls == eot.queries + 2
+    budget = params.get("queries")
+    if budget is not None and name in ("patch", "simba"):
+        assert eot.queries <= budget  # the query budget holds with EOT samples counted
+    else:
+        assert eot.queries == 3 * plain.queries

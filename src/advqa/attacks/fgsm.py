@@ -39,8 +39,8 @@ class FGSM(GradientAttack):
     default_eps: ClassVar[float] = DEFAULT_EPS
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
-                 chunked: bool | None = None, seed: int | None = 0) -> None:
-        super().__init__(threat, loss=loss, iterations=1, chunked=chunked, seed=seed)
+                 chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
+        super().__init__(threat, loss=loss, iterations=1, chunked=chunked, eot=eot, seed=seed)
 
     def step_size(self) -> float:
         return self.threat.eps
@@ -55,8 +55,8 @@ class IFGSM(GradientAttack):
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, step: float = 1 / 255, chunked: bool | None = None,
-                 seed: int | None = 0) -> None:
-        super().__init__(threat, loss=loss, iterations=iterations, step=step, chunked=chunked, seed=seed)
+                 eot: int = 1, seed: int | None = 0) -> None:
+        super().__init__(threat, loss=loss, iterations=iterations, step=step, chunked=chunked, eot=eot, seed=seed)
 
 
 class MIFGSM(GradientAttack):
@@ -68,9 +68,9 @@ class MIFGSM(GradientAttack):
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, step: float = 1 / 255, momentum: float = 1.0,
-                 normalize_momentum: bool = False, chunked: bool | None = None, seed: int | None = 0) -> None:
+                 normalize_momentum: bool = False, chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, iterations=iterations, step=step, momentum=momentum,
-                         normalize_momentum=normalize_momentum, chunked=chunked, seed=seed)
+                         normalize_momentum=normalize_momentum, chunked=chunked, eot=eot, seed=seed)
 
 
 class AMIFGSM(GradientAttack):
@@ -86,10 +86,10 @@ class AMIFGSM(GradientAttack):
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, momentum: float = 1.0, normalize_momentum: bool = False,
-                 chunked: bool | None = None, seed: int | None = 0) -> None:
+                 chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, iterations=iterations, momentum=momentum,
                          normalize_momentum=normalize_momentum, project_each_step=False, chunked=chunked,
-                         seed=seed)
+                         eot=eot, seed=seed)
 
     def step_size(self) -> float:
         return self.threat.eps / self.iterations

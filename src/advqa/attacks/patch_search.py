@@ -87,6 +87,10 @@ class SignSearch(Attack):
     trace:
         Record the loss after every step in ``result.extras["loss_trace"]`` (and per round in
         ``extras["round_losses"]`` always).
+    eot:
+        Expectation over transformation for randomised models and defences (Athalye, Carlini,
+        Wagner, ICML 2018): every candidate's loss is the mean over ``eot`` evaluations, each with
+        fresh randomness; all of them count as queries.
     """
 
     needs_gradients = False
@@ -95,9 +99,10 @@ class SignSearch(Attack):
 
     def __init__(self, threat: ThreatModel | None = None, *, iterations: int = 300, frames_per_round: int = 1,
                  context: Context = "video", queries: int | None = None, batched: bool = True,
-                 trace: bool = False, loss: Any = "srb", seed: int | None = 0) -> None:
+                 trace: bool = False, loss: Any = "srb", eot: int = 1, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, seed=seed)
         self.iterations = _positive_int(iterations, "iterations")
+        self.eot = _positive_int(eot, "eot (loss samples per candidate)")
         self.frames_per_round = _positive_int(frames_per_round, "frames_per_round")
         if context not in ("frame", "video"):
             raise InputError(f"context must be 'video' (whole-video scoring, default) or 'frame' "
@@ -132,8 +137,16 @@ class SignSearch(Attack):
         round_losses: list[tuple[float, float]] = []
         trace: list[float] = []
 
-        def left() -> int | None:
-            return None if budget is None else budget - model.queries
+        eot = self.eot
+
+        def left() -> int | None:  # candidates that can still be evaluated (eot queries each)
+            return None if budget is None else (budget - model.queries) // eot
+
+        def losses(cands: Tensor, start: int) -> Tensor:
+            total = ctx.loss(scorer.score(cands, start))
+            for _ in range(eot - 1):
+                total = total + ctx.loss(scorer.score(cands, start))
+            return total / eot
 
         for start in range(0, n_frames, t):
             k = min(t, n_frames - start)
@@ -145,7 +158,7 @@ class SignSearch(Attack):
             # the step: gamma = eps for Lp budgets, the per-pixel limit for mask budgets
             gamma: float | Tensor = threat.limit() if isinstance(threat, MaskBudget) else float(threat.eps)
             cur = scorer.video[:, start:start + k].clone()
-            best = float(ctx.loss(scorer.score(cur, start))[0])  # Alg. 2 line 6
+            best = float(losses(cur, start)[0])  # Alg. 2 line 6
             seq_queries += 1
             first = best
             for d in self._directions(k, height, width, ctx.generator, video.device):
@@ -157,12 +170,12 @@ class SignSearch(Attack):
                 plus = (cur + gamma * d).clamp(0.0, 1.0)
                 loss_plus: float | None = None
                 if self.batched and (remaining is None or remaining >= 2):
-                    pair = ctx.loss(scorer.score(torch.cat([minus, plus]), start))
+                    pair = losses(torch.cat([minus, plus]), start)
                     loss_minus, loss_plus = float(pair[0]), float(pair[1])
                 else:
-                    loss_minus = float(ctx.loss(scorer.score(minus, start))[0])
+                    loss_minus = float(losses(minus, start)[0])
                     if not loss_minus < best and (remaining is None or remaining >= 2):
-                        loss_plus = float(ctx.loss(scorer.score(plus, start))[0])
+                        loss_plus = float(losses(plus, start)[0])
                 steps += 1
                 if loss_minus < best:
                     seq_queries += 1
@@ -183,7 +196,7 @@ class SignSearch(Attack):
                 break
         ctx.iterations = steps
         ctx.extras.update(
-            steps=steps, accepted=accepted, accepted_minus=accepted_minus, queries_sequential=seq_queries, budget_exhausted=exhausted,
+            steps=steps, accepted=accepted, accepted_minus=accepted_minus, queries_sequential=seq_queries * eot, budget_exhausted=exhausted,
             rounds=len(round_losses), frames_per_round=t, context=self.context, batched=self.batched,
             round_losses=round_losses, **self._round_info(t, height, width))
         if self.trace:
@@ -247,9 +260,9 @@ class PatchSearch(SignSearch):
     def __init__(self, threat: ThreatModel | None = None, *, patch: int = 56, iterations: int = 300,
                  frames_per_round: int = 1, context: Context = "video", border: Border = "cover",
                  queries: int | None = None, batched: bool = True, trace: bool = False, loss: Any = "srb",
-                 seed: int | None = 0) -> None:
+                 eot: int = 1, seed: int | None = 0) -> None:
         super().__init__(threat, iterations=iterations, frames_per_round=frames_per_round, context=context,
-                         queries=queries, batched=batched, trace=trace, loss=loss, seed=seed)
+                         queries=queries, batched=batched, trace=trace, loss=loss, eot=eot, seed=seed)
         self.patch = _positive_int(patch, "patch")
         if border not in ("cover", "official"):
             raise InputError(f"border must be 'cover' (default: partial cells at the borders) or 'official' "

@@ -41,9 +41,9 @@ class SimBA(SignSearch):
 
     def __init__(self, threat: ThreatModel | None = None, *, iterations: int = 300, frames_per_round: int = 1,
                  context: Context = "video", queries: int | None = None, batched: bool = True,
-                 trace: bool = False, loss: Any = "srb", seed: int | None = 0) -> None:
+                 trace: bool = False, loss: Any = "srb", eot: int = 1, seed: int | None = 0) -> None:
         super().__init__(threat, iterations=iterations, frames_per_round=frames_per_round, context=context,
-                         queries=queries, batched=batched, trace=trace, loss=loss, seed=seed)
+                         queries=queries, batched=batched, trace=trace, loss=loss, eot=eot, seed=seed)
 
     def _round_info(self, k: int, height: int, width: int) -> dict[str, Any]:
         return {"steps_per_round": min(self.iterations, k * 3 * height * width)}
