@@ -1,7 +1,8 @@
 """Quality models: the :class:`QualityModel` contract, model cards and the registry."""
 from __future__ import annotations
 
-from advqa.models.base import FrameParts, FrameWiseModel, ModelCard, QualityModel, WeightsSpec, check_video
+from advqa.models.base import (FrameParts, FrameWiseModel, ImageQualityModel, ModelCard, QualityModel, WeightsSpec,
+                               check_image, check_video)
 from advqa.models.registry import (DEFAULT_MODEL, MODELS, available, card, create, options, register, summary,
                                    unregister)
 
@@ -9,12 +10,14 @@ __all__ = [
     "DEFAULT_MODEL",
     "FrameParts",
     "FrameWiseModel",
+    "ImageQualityModel",
     "MODELS",
     "ModelCard",
     "QualityModel",
     "WeightsSpec",
     "available",
     "card",
+    "check_image",
     "check_video",
     "create",
     "options",

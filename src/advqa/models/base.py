@@ -233,6 +233,64 @@ class FrameWiseModel(QualityModel):
         return FrameParts(self.frame_features, self.temporal_head, self.video_features, self.chunk_size)
 
 
+def check_image(images: Tensor, *, name: str = "images") -> None:
+    """Raise :class:`InputError` unless ``images`` is a finite float ``(B, 3, H, W)`` in [0, 1]."""
+    if not isinstance(images, Tensor) or images.ndim != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+        raise InputError(f"{name} must be a tensor shaped (B, 3, H, W) with 3 RGB channels, got {shape}; "
+                         "use advqa.io.read_image() to load a file")
+    check_video(images.unsqueeze(1), name=name)
+
+
+class ImageQualityModel(QualityModel):
+    """Base class of image quality models (IQA): ``forward(images (B, 3, H, W)) -> (B,)``.
+
+    Every image model is also a video metric: ``forward(video (B, T, 3, H, W))`` scores each
+    frame (``chunk_size`` frames per call) and pools the per-frame scores with :meth:`pool`
+    (the mean by default), so every attack and runner path works on it; an attack sees an image
+    as a 1-frame video. Subclasses set ``card`` (``kind="image"``) and implement
+    :meth:`score_images`, which does all preprocessing (crops, resizes, normalisation)
+    differentiably.
+    """
+
+    chunk_size: int = 8
+
+    def score_images(self, images: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Subclass hook: ``(N, 3, H, W)`` validated images in [0, 1] -> ``(N,)`` scores."""
+        raise NotImplementedError
+
+    def pool(self, frame_scores: Tensor) -> Tensor:
+        """Per-frame scores ``(B, T)`` -> video scores ``(B,)`` (default: the mean)."""
+        return frame_scores.mean(dim=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Score images ``(B, 3, H, W)`` or videos ``(B, T, 3, H, W)`` (frame by frame, pooled)."""
+        if isinstance(x, Tensor) and x.ndim == 4:
+            check_image(x)
+            return self.score_images(x)
+        check_video(x)
+        return self.score(x)
+
+    def _frame_scores(self, frames: Tensor) -> Tensor:
+        return torch.cat([self.score_images(frames[i:i + self.chunk_size])
+                          for i in range(0, frames.shape[0], self.chunk_size)]).reshape(-1, 1)
+
+    def score(self, video: Tensor) -> Tensor:
+        b, t = video.shape[:2]
+        return self.pool(self._frame_scores(video.reshape(b * t, *video.shape[2:])).reshape(b, t))
+
+    def frame_parts(self, num_frames: int) -> FrameParts | None:
+        """Exact when deterministic: a frame's "feature" is its score, the head is :meth:`pool`."""
+        if self.randomized:
+            return None
+
+        def video_features(video: Tensor) -> Tensor:
+            b, t = video.shape[:2]
+            return self._frame_scores(video.reshape(b * t, *video.shape[2:])).reshape(b, t, 1)
+
+        return FrameParts(self._frame_scores, lambda f: self.pool(f[..., 0]), video_features, self.chunk_size)
+
+
 def describe(card: ModelCard) -> dict[str, Any]:
     """A JSON-friendly view of a model card (for ``advqa models --json``)."""
     return {
