@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: The model ``advqa run`` and ``advqa score`` use when none is named.
 DEFAULT_MODEL = "litevsfa"
+#: The model ``advqa score`` uses for image files when none is named.
+DEFAULT_IMAGE_MODEL = "liteiqa"
 
 Factory = Callable[..., QualityModel]
 F = TypeVar("F", bound=Factory)
@@ -34,6 +36,7 @@ for _name, _target in (
     ("fastvqa", "advqa.models.fastvqa:create_fastvqa"),
     ("fastervqa", "advqa.models.fastvqa:create_fastervqa"),
     ("dover", "advqa.models.dover:create_dover"),
+    ("liteiqa", "advqa.models.liteiqa:create_liteiqa"),
 ):
     MODELS.add(_name, _target)
 

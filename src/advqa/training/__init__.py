@@ -1,0 +1,1 @@
+"""Training loops: model heads, defences' regularised training, attack generators."""
