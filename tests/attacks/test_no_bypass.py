@@ -121,3 +121,36 @@ def test_eot_samples_are_queries(name):
         assert eot.queries <= budget  # the query budget holds with EOT samples counted
     else:
         assert eot.queries == 3 * plain.queries
+
+
+class SampledFrames(TinyFrameModel):
+    """Scores every other frame (as litevsfa does for videos over 96 frames)."""
+
+    def frame_indices(self, t):
+        return torch.arange(0, t, 2)
+
+
+def test_fast_paths_are_exact_for_models_that_sample_frames():
+    model = SampledFrames(4)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    video = _video(frames=7)
+    parts = model.frame_parts(7)
+    assert parts is not None and parts.indices.tolist() == [0, 2, 4, 6]
+    from advqa.attacks.base import QueryCounter
+    from advqa.attacks.context import FrameWindowScorer
+    from advqa.attacks.whitebox import autograd_gradient, chunked_gradient
+
+    counter = QueryCounter(model)
+    scorer = FrameWindowScorer(counter, video)
+    cands = torch.rand(2, 3, 3, 24, 32, generator=torch.Generator().manual_seed(5))
+    full = video.expand(2, -1, -1, -1, -1).clone()
+    full[:, 1:4] = cands
+    assert torch.allclose(scorer.score(cands, 1), model(full), atol=1e-6)
+    loss = lambda s: (s - 0.3).abs()  # noqa: E731
+    g_chunk = chunked_gradient(counter, parts, loss, chunk=3)(video)
+    g_ref = autograd_gradient(lambda v: loss(model(v)))(video)
+    assert torch.allclose(g_chunk, g_ref, atol=1e-6) and float(g_chunk[:, 1::2].abs().max()) == 0.0
+    wb = create("whitebox", iterations=2)(model, video, target=0.2)
+    pgd = create("pgd", iterations=2, chunked=True)(model, video, target=0.2)
+    assert wb.extras["feature_cache"] and pgd.extras["chunked"]

@@ -113,7 +113,7 @@ def autograd_gradient(objective: Callable[[Tensor], Tensor]) -> GradFn:
             xg = x.detach().requires_grad_(True)
             loss = objective(xg).sum()
             (grad,) = torch.autograd.grad(loss, xg)
-        return grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+        return grad.contiguous().nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
 
     return grad_fn
 
@@ -123,29 +123,38 @@ def chunked_gradient(counter: QueryCounter, parts: FrameParts, loss: Callable[[T
     """Exact whole-video gradient of a frame-wise model with activations for ``chunk`` frames at a time.
 
     ``parts`` are the halves the model offers (:meth:`~advqa.models.base.QualityModel.frame_parts`).
-    Features of all frames are computed without a graph, the temporal head is differentiated
-    with respect to them, and the backbone is then back-propagated chunk by chunk with those
-    feature gradients. Memory is flat in the number of frames; cost is one extra backbone
-    forward per step. One query per call.
+    Features of the scored frames are computed chunk by chunk without a graph, the temporal head
+    is differentiated with respect to them, and the backbone is then back-propagated chunk by
+    chunk with those feature gradients; frames the model does not score get a zero gradient.
+    Memory is flat in the number of frames; cost is one extra backbone forward per step. One
+    query per call.
     """
     chunk = int(chunk or parts.chunk_size)
 
     def grad_fn(x: Tensor) -> Tensor:
         b, t = x.shape[:2]
+        pos = torch.arange(t) if parts.indices is None else parts.indices
+        spans = [pos[i:i + chunk].to(x.device) for i in range(0, len(pos), chunk)]
+
+        def frames_at(p: Tensor) -> Tensor:
+            return x.detach()[:, p].reshape(b * len(p), *x.shape[2:])
+
         with torch.no_grad():
-            feats = parts.video_features(x)
+            feats = torch.cat([parts.frame_features(frames_at(p)).reshape(b, len(p), -1) for p in spans], dim=1)
         with torch.enable_grad():
-            f = feats.detach().requires_grad_(True)
+            f = feats.requires_grad_(True)
             (gf,) = torch.autograd.grad(loss(parts.temporal_head(f)).sum(), f)
         counter.count(b)
-        frames = x.detach().reshape(b * t, *x.shape[2:])
-        gf = gf.reshape(b * t, -1)
-        grad = torch.empty_like(frames)
-        for i in range(0, b * t, chunk):
+        grad = torch.zeros_like(x)
+        row = 0
+        for p in spans:
             with torch.enable_grad():
-                c = frames[i:i + chunk].detach().requires_grad_(True)
-                (grad[i:i + chunk],) = torch.autograd.grad(parts.frame_features(c), c, gf[i:i + chunk])
-        return torch.nan_to_num(grad.reshape(x.shape), nan=0.0, posinf=0.0, neginf=0.0)
+                c = frames_at(p).requires_grad_(True)
+                (g,) = torch.autograd.grad(parts.frame_features(c), c,
+                                           gf[:, row:row + len(p)].reshape(b * len(p), -1))
+            grad[:, p] = g.reshape(b, len(p), *x.shape[2:])
+            row += len(p)
+        return torch.nan_to_num_(grad, nan=0.0, posinf=0.0, neginf=0.0)
 
     return grad_fn
 

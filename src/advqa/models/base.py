@@ -88,14 +88,17 @@ class FrameParts:
     cache the other frames' features, and gradients can be computed chunk by chunk. A model (or
     a defence) offers them only when using them gives exactly what ``forward`` computes.
 
-    ``frame_features``: frames ``(N, 3, H, W)`` -> ``(N, D)``; ``temporal_head``: ``(B, T, D)`` ->
-    ``(B,)``; ``video_features``: ``(B, T, 3, H, W)`` -> ``(B, T, D)``, chunked.
+    ``frame_features``: frames ``(N, 3, H, W)`` -> ``(N, D)``; ``temporal_head``: ``(B, T', D)`` ->
+    ``(B,)``; ``video_features``: ``(B, T', 3, H, W)`` -> ``(B, T', D)``, chunked. ``indices`` are
+    the positions of the ``T'`` frames the model scores (``None``: every frame); the other frames
+    do not influence the score.
     """
 
     frame_features: Callable[[Tensor], Tensor]
     temporal_head: Callable[[Tensor], Tensor]
     video_features: Callable[[Tensor], Tensor]
     chunk_size: int
+    indices: Tensor | None = None
 
 
 class QualityModel(nn.Module):
@@ -224,13 +227,13 @@ class FrameWiseModel(QualityModel):
         return self.temporal_head(self.video_features(video))
 
     def frame_parts(self, num_frames: int) -> FrameParts | None:
-        """Offered when the model is deterministic, scores every frame, and ``score`` is the
-        base class's (a subclass that changes ``score`` must offer its own parts)."""
-        if self.randomized or len(self.frame_indices(num_frames)) != num_frames:
+        """Offered when the model is deterministic and ``score`` is the base class's (a subclass
+        that changes ``score`` must offer its own parts); ``indices`` are the sampled frames."""
+        if self.randomized or type(self).score is not FrameWiseModel.score:
             return None
-        if type(self).score is not FrameWiseModel.score:
-            return None
-        return FrameParts(self.frame_features, self.temporal_head, self.video_features, self.chunk_size)
+        idx = self.frame_indices(num_frames)
+        return FrameParts(self.frame_features, self.temporal_head, self.video_features, self.chunk_size,
+                          None if len(idx) == num_frames else idx)
 
 
 def check_image(images: Tensor, *, name: str = "images") -> None:
