@@ -42,8 +42,10 @@ class FrameWindowScorer:
         if self._parts is not None:
             scored = torch.arange(video.shape[1]) if self._parts.indices is None else self._parts.indices.cpu()
             self._row[scored] = torch.arange(len(scored))
-            with torch.no_grad():
-                self._features = self._parts.video_features(self.video[:, scored.to(video.device)])
+            with torch.no_grad():  # a chunk at a time: no copy of the clip
+                c = self._parts.chunk_size
+                self._features = torch.cat([self._parts.video_features(self.video[:, scored[i:i + c].to(video.device)])
+                                            for i in range(0, len(scored), c)], dim=1)
 
     @property
     def uses_feature_cache(self) -> bool:

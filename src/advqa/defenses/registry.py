@@ -16,6 +16,12 @@ from advqa.registry import Registry
 
 DEFENSES: Registry[type[Defense]] = Registry("defense", skip=("model",))
 
+for _name, _target in (
+    ("grid", "advqa.defenses.grid:GridSampling"),
+    ("guardian", "advqa.defenses.guardian:GuardianMap"),
+):
+    DEFENSES.add(_name, _target)
+
 DefenseSpec = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
 
 

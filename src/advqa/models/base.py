@@ -7,6 +7,7 @@ head) derive from :class:`FrameWiseModel` and expose the two halves.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -71,10 +72,13 @@ def check_video(video: Tensor, *, name: str = "video", min_frames: int = 1) -> N
                          "divide uint8 frames by 255 (advqa.io.to_tensor does this)")
     if video.shape[1] < min_frames or video.shape[0] < 1 or video.shape[3] < 1 or video.shape[4] < 1:
         raise InputError(f"{name} is empty or has fewer than {min_frames} frame(s): {tuple(video.shape)}")
-    with torch.no_grad():
-        if not bool(torch.isfinite(video).all()):
-            raise InputError(f"{name} contains NaN or infinite values")
-        lo, hi = float(video.min()), float(video.max())
+    with torch.no_grad():  # frame by frame: no clip-sized temporaries
+        lo, hi = math.inf, -math.inf
+        for t in range(video.shape[1]):
+            frame = video[:, t]
+            if not bool(torch.isfinite(frame).all()):
+                raise InputError(f"{name} contains NaN or infinite values (frame {t})")
+            lo, hi = min(lo, float(frame.min())), max(hi, float(frame.max()))
     if lo < -1e-6 or hi > 1 + 1e-6:
         raise InputError(f"{name} values must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]; "
                          "uint8 frames must be divided by 255")
@@ -222,8 +226,10 @@ class FrameWiseModel(QualityModel):
 
     def score(self, video: Tensor) -> Tensor:
         idx = self.frame_indices(video.shape[1])
-        if len(idx) < video.shape[1]:
-            video = video[:, idx.to(video.device)]
+        if len(idx) < video.shape[1]:  # the sampled frames, a chunk at a time (no copy of the clip)
+            idx = idx.to(video.device)
+            return self.temporal_head(torch.cat([self.video_features(video[:, idx[i:i + self.chunk_size]])
+                                                 for i in range(0, len(idx), self.chunk_size)], dim=1))
         return self.temporal_head(self.video_features(video))
 
     def frame_parts(self, num_frames: int) -> FrameParts | None:
