@@ -38,7 +38,8 @@ class SignStep:
         self.step = float(step)
 
     def __call__(self, grad: Tensor) -> Tensor:
-        return self.step * grad.sign()
+        """In place on ``grad`` (a fresh tensor from the gradient function): no clip-sized temporaries."""
+        return grad.sign_().mul_(self.step)
 
 
 class L2Step:
@@ -49,7 +50,7 @@ class L2Step:
 
     def __call__(self, grad: Tensor) -> Tensor:
         rms = per_frame_rms(grad).clamp_min(_TINY)
-        return self.step * grad / rms[..., None, None, None]
+        return grad.mul_((self.step / rms)[..., None, None, None])  # in place, as SignStep
 
 
 def direction_for(norm: str, step: float) -> SignStep | L2Step:
@@ -72,8 +73,8 @@ class Momentum:
     def __call__(self, grad: Tensor) -> Tensor:
         if self.normalize:
             grad = grad / grad.abs().flatten(1).mean(dim=1).clamp_min(_TINY).view(-1, 1, 1, 1, 1)
-        self.acc = grad if self.acc is None else grad + self.mu * self.acc
-        return self.inner(self.acc)
+        self.acc = grad.clone() if self.acc is None else self.acc.mul_(self.mu).add_(grad)
+        return self.inner(grad.copy_(self.acc))  # the update rule works in place on the copy
 
 
 class Adam:
@@ -188,8 +189,10 @@ def descend(grad_fn: GradFn, clean: Tensor, start: Tensor, *, rule: Callable[[Te
     x = start.detach().clone()
     for _ in range(iterations):
         x.sub_(rule(grad_fn(x)))
-        if project:
-            x = threat.project(x.sub_(clean)).add_(clean)
+        if project:  # frame by frame: budgets are per frame, and no clip-sized temporaries
+            for t in range(x.shape[1]):
+                x[:, t:t + 1] = threat.frames(t, t + 1).project(x[:, t:t + 1] - clean[:, t:t + 1]).add_(
+                    clean[:, t:t + 1])
         x.clamp_(0.0, 1.0)
     return x
 
@@ -204,12 +207,12 @@ def random_start(clean: Tensor, threat: ThreatModel, generator: torch.Generator)
     if threat.norm == "l2":
         d = torch.randn(shape, generator=generator)
         u = torch.rand(shape[:2], generator=generator)
-        delta = d * (threat.eps * u / per_frame_rms(d).clamp_min(_TINY))[..., None, None, None]
+        delta = d.mul_((threat.eps * u / per_frame_rms(d).clamp_min(_TINY))[..., None, None, None])
     elif threat.norm == "linf":
-        delta = (torch.rand(shape, generator=generator) * 2 - 1) * threat.eps
+        delta = torch.rand(shape, generator=generator).mul_(2).sub_(1).mul_(threat.eps)
     else:  # a per-pixel box budget (mask): uniform inside the box
-        delta = threat.project(torch.rand(shape, generator=generator) * 2 - 1)
-    return (clean + delta.to(clean)).clamp(0.0, 1.0)
+        delta = threat.project(torch.rand(shape, generator=generator).mul_(2).sub_(1))
+    return delta.to(clean).add_(clean).clamp_(0.0, 1.0)  # in place: one clip-sized buffer
 
 
 # --------------------------------------------------------------------------- attacks
