@@ -37,8 +37,8 @@ from torch import Tensor, nn
 
 from advqa.errors import InputError
 from advqa.models.base import FrameWiseModel, ModelCard, WeightsSpec
+from advqa.models.blocks import CheckpointedChunks, VSFAHead, check_features, load_weights, mean_std_pool
 from advqa.models.registry import register
-from advqa.models.vsfa import CheckpointedChunks, VSFAHead, _check_features, load_weights, mean_std_pool
 
 __all__ = ["EfficientNetLite0", "LITEVSFA_CARD", "LiteVSFA", "HEAD_WEIGHTS", "BACKBONE_WEIGHTS",
            "HEAD_SHA256", "LABEL_SCALE"]
@@ -202,7 +202,7 @@ class LiteVSFA(CheckpointedChunks, FrameWiseModel):
 
     def temporal_head(self, features: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
         """Features ``(B, T, 2560)`` (zero-padded past ``lengths``) -> scores ``(B,)`` on 1-5."""
-        _check_features(features, self.feature_dim)
+        check_features(features, self.feature_dim)
         return LABEL_SCALE * self.head(features, lengths)
 
     def score(self, video: Tensor) -> Tensor:
