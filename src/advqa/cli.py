@@ -384,9 +384,9 @@ def probe(videos: tuple[str, ...]) -> None:
 def train(out_path: str, epochs: int, lr: float, seed: int) -> None:
     """Retrain the default model's head on the demo train split (backbone frozen, cached features).
 
-    The shipped head was made with the defaults; a retrain reproduces it (see advqa.models.training).
+    The shipped head was made with the defaults; a retrain reproduces it (see advqa.training.litevsfa).
     """
-    from advqa.models.training import main as train_main
+    from advqa.training.litevsfa import main as train_main
 
     rc = train_main(["--out", out_path, "--epochs", str(epochs), "--lr", str(lr), "--seed", str(seed)])
     click.echo(f"saved {out_path}")

@@ -1,8 +1,8 @@
 """Video decoding, probing and encoding with PyAV.
 
 At the I/O boundary frames are uint8 RGB arrays shaped ``(T, H, W, 3)``; models and attacks take
-float32 tensors shaped ``(1, T, 3, H, W)`` in [0, 1] (design.md §2). :func:`to_tensor` and
-:func:`to_uint8` convert between the two.
+float32 tensors shaped ``(1, T, 3, H, W)`` in [0, 1]. :func:`to_tensor` and :func:`to_uint8`
+convert between the two.
 
 * :func:`read_video` / :func:`iter_frames` decode sequentially (frame-exact ``start`` and
   ``stride``, no seeking) and stop as soon as ``max_frames`` frames are collected, so at most the
@@ -15,7 +15,8 @@ float32 tensors shaped ``(1, T, 3, H, W)`` in [0, 1] (design.md §2). :func:`to_
 * :func:`write_video_lossless` stores RGB frames bit-exactly (FFV1, ``bgr0`` pixels, in Matroska),
   so an adversarial video saved and read back has the same 8-bit values.
 * :func:`write_video` encodes lossily (H.264, HEVC, VP9, AV1, MPEG-2, MPEG-4, MJPEG) at a given CRF or
-  quantiser, for distortion ladders.
+  quantiser. (The codec round trips of :mod:`advqa.transforms` use the ffmpeg binary instead,
+  :mod:`advqa.io.ffmpeg`, for bitstreams that are the same on every run.)
 
 Writers encode into a temporary file in the destination folder and rename it into place only
 when encoding succeeded, so a failed or interrupted write never leaves a partial file behind.

@@ -34,6 +34,7 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from advqa.errors import InputError
 from advqa.models.base import ModelCard, QualityModel, WeightsSpec, check_video
+from advqa.models.blocks import load_weights
 from advqa.models.convnext3d import ConvNeXt3D, convnext3d_tiny
 from advqa.models.fastvqa import VQAHead
 from advqa.models.fragments import (FragmentSpec, assemble_fragments, fragment_offsets, sampling_rngs,
@@ -313,10 +314,7 @@ def create_dover(weights: str | Path | None = None, device: str | torch.device =
     other options: see :class:`DOVER`."""
     model = DOVER(**options)
     if pretrained or weights is not None:
-        from advqa.models import weights as W
-
-        path = W.resolve(weights, DOVER_WEIGHTS)
-        W.load_into(model, W.load_state_dict(path), strict=True)
+        load_weights(model, weights, DOVER_WEIGHTS)
     else:
         log.warning("dover built without weights (pretrained=False): scores are meaningless")
     return model.to(device).eval()
