@@ -189,7 +189,8 @@ def _summary_table(summary: list[dict], title: str) -> None:
     for col in ("model", *(("defense",) if defended else ()), "dataset", "attack", *(("attacker",) if defended else ()),
                 "n", "SRCC before -> after", "PLCC before -> after", "R", "L2 x255", "Linf x255", "PSNR dB",
                 "queries", "s/video"):
-        table.add_column(col, justify="left" if col in ("model", "defense", "dataset", "attack", "attacker") else "right")
+        left = col in ("model", "defense", "dataset", "attack", "attacker")
+        table.add_column(col, justify="left" if left else "right")
     for s in summary:
         n = f"{s['n']}" + (f" (+{s['skipped']} skipped)" if s["skipped"] else "")
         table.add_row(s["model"], *((s["defense"] or "-",) if defended else ()), s["dataset"], s["attack"],

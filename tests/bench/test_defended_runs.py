@@ -200,7 +200,8 @@ def test_defended_run_rows(tmp_path, folder_dataset, doubles):
         assert by[("test-noise", "adaptive", video)]["queries"] == 3 * 2
         # a deterministic defence: adaptive is eot 1 (BPDA is in the defence's gradient)
         assert by[("test-quantize(levels=16)", "adaptive", video)]["queries"] == 2
-        for dkey, defense in (("test-noise", NoiseDefense(inner)), ("test-quantize(levels=16)", QuantizeDefense(inner, levels=16))):
+        for dkey, defense in (("test-noise", NoiseDefense(inner)),
+                              ("test-quantize(levels=16)", QuantizeDefense(inner, levels=16))):
             r = by[(dkey, "naive", video)]
             extras = json.loads(r["extras"])
             clip = load_clip(folder_dataset / f"{video}.mkv", None)
@@ -293,7 +294,8 @@ def test_fitted_attack_fits_once_and_resumes_from_its_state(tmp_path, folder_dat
 
 
 def test_fitted_attack_without_a_train_split_is_a_clear_error(tmp_path, folder_dataset, doubles, tiny_registered):
-    exp = experiment_from_dict({"models": [tiny_registered], "datasets": [{"name": "folder", "root": str(folder_dataset)}],
+    exp = experiment_from_dict({"models": [tiny_registered],
+                                "datasets": [{"name": "folder", "root": str(folder_dataset)}],
                                 "attacks": [{"name": "test-sign-uap"}]})
     with pytest.raises(ConfigError, match=r"no train split separate from the attacked videos.*fit\.split.*fit\.dataset"):
         run_experiment(exp, tmp_path / "out")
@@ -318,3 +320,37 @@ def test_config_rejects_fit_for_unfitted_attacks_and_bad_attackers(doubles):
                                                                                        "levels": 8}]}],
                                 "datasets": ["demo"], "attacks": ["fgsm"]})
     assert exp.models[0].defense == ({"name": "test-noise"}, {"name": "test-quantize", "levels": 8})
+
+
+def test_cli_run_with_a_defence_and_results_export(tmp_path, folder_dataset, doubles, tiny_registered):
+    from click.testing import CliRunner
+
+    from advqa.cli import cli
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["run", "--model", tiny_registered, "--dataset", "folder", "--root", str(folder_dataset),
+                                 "--attack", "fgsm", "--eps", "2/255", "--defense", "test-quantize", "-D", "levels=8",
+                                 "--attacker", "naive", "--attacker", "adaptive", "--out", str(out), "--quiet",
+                                 "--no-report"])
+    assert r.exit_code == 0, r.output
+    assert "attacker" in r.output and "adaptive" in r.output and "clean-accuracy cost" in r.output
+    with ResultStore(out / "results.sqlite") as s:
+        rows = s.rows()
+    assert {(x["defense"], x["attacker"]) for x in rows} == {("test-quantize(levels=8)", "naive"),
+                                                             ("test-quantize(levels=8)", "adaptive")}
+    assert len(rows) == 10
+    r = CliRunner().invoke(cli, ["results", str(out), "--export", "csv"])
+    assert r.exit_code == 0, r.output
+    lines = list(csv.DictReader(r.output.splitlines()))
+    assert {(x["defense"], x["attacker"], x["n"]) for x in lines} == {("test-quantize(levels=8)", "naive", "5"),
+                                                                     ("test-quantize(levels=8)", "adaptive", "5")}
+    r = CliRunner().invoke(cli, ["results", str(out), "--rows", "--export", "json"])
+    assert {(x["defense"], x["attacker"]) for x in json.loads(r.output)} == {(x["defense"], x["attacker"]) for x in rows}
+    r = CliRunner().invoke(cli, ["results", str(out), "--costs", "--export", "csv"])
+    cost = list(csv.DictReader(r.output.splitlines()))
+    assert len(cost) == 1 and cost[0]["defense"] == "test-quantize(levels=8)" and cost[0]["n"] == "5"
+    # a chain needs NAME.KEY=VALUE options
+    r = CliRunner().invoke(cli, ["run", "--model", tiny_registered, "--dataset", "folder", "--root", str(folder_dataset),
+                                 "--defense", "test-noise", "--defense", "test-quantize", "-D", "levels=8",
+                                 "--out", str(tmp_path / "o2")])
+    assert r.exit_code != 0 and "NAME.levels=VALUE" in r.output

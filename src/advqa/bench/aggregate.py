@@ -21,7 +21,8 @@ import numpy as np
 
 from advqa.bench.store import ResultStore
 
-SUMMARY_COLUMNS = ("model", "defense", "dataset", "attack", "attacker", "n", "skipped", "srcc_before", "srcc_after", "plcc_before",
+SUMMARY_COLUMNS = ("model", "defense", "dataset", "attack", "attacker", "n", "skipped", "srcc_before", "srcc_after",
+                   "plcc_before",
                    "plcc_after", "krocc_before", "krocc_after", "rmse_before", "rmse_after", "r",
                    "abs_gain", "l2", "linf", "psnr", "ssim", "queries", "time_s", "config_hash")
 

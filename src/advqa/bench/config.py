@@ -210,7 +210,9 @@ def _parse_fit(value: Any, where: str) -> FitSpec:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: expected a mapping such as {{split: train, videos: 20}}, got {value!r}")
     _check_keys(value, {"split", "dataset", "root", "videos", "max_frames"}, where)
-    return FitSpec(split=str(value["split"]) if value.get("split") is not None else (None if "dataset" in value else "train"),
+    # without a split: the train split of the attacked dataset, or another dataset's default split
+    default_split = None if "dataset" in value else "train"
+    return FitSpec(split=str(value["split"]) if value.get("split") is not None else default_split,
                    dataset=None if value.get("dataset") is None else str(value["dataset"]),
                    root=None if value.get("root") is None else str(value["root"]),
                    videos=_positive_int(value.get("videos"), f"{where}.videos"),

@@ -95,7 +95,8 @@ class AttackedSet:
 def attacked_set(spec: DatasetSpec, seed: int) -> AttackedSet:
     """Load ``spec``, draw its ``videos`` with ``seed`` and find its MOS maximum."""
     ds = load(spec)
-    return AttackedSet(spec=spec, key=dataset_key(spec), dataset=ds.subset(spec.videos, seed), mos_max=mos_max(spec, ds))
+    return AttackedSet(spec=spec, key=dataset_key(spec), dataset=ds.subset(spec.videos, seed),
+                       mos_max=mos_max(spec, ds))
 
 
 def clean_statistics(mos: ArrayLike, scores: ArrayLike) -> dict[str, Any]:

@@ -154,8 +154,10 @@ def run_experiment(exp: Experiment, out_dir: str | Path, *, progress: Progress |
     for m in exp.models:
         model_registry.card(m.name)
     sets = {protocol.dataset_key(d): protocol.attacked_set(d, exp.seed) for d in exp.datasets}
-    cache = WorkerCache()  # the planner's probe of randomised models shares the serial executor's cache
-    executor = executor if executor is not None else SerialExecutor(cache)
+    # the planner's probe of randomised models shares a serial executor's cache (one build per process)
+    if executor is None:
+        executor = SerialExecutor()
+    cache = executor.cache if isinstance(executor, SerialExecutor) else WorkerCache()
 
     with ResultStore(report.database) as store:
         # 1. clean scores of every set
