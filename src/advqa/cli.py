@@ -172,26 +172,74 @@ class _Bars:
             del self.bars[desc]
 
 
+def _f(x: object, d: int = 4) -> str:
+    if x is None or (isinstance(x, float) and x != x):
+        return "-"
+    return f"{x:.{d}f}" if isinstance(x, float) else str(x)
+
+
 def _summary_table(summary: list[dict], title: str) -> None:
+    """The summary as a table; defence and attacker columns when any row has them."""
     from rich.console import Console
     from rich.table import Table
 
-    def f(x: object, d: int = 4) -> str:
-        if x is None or (isinstance(x, float) and x != x):
-            return "-"
-        return f"{x:.{d}f}" if isinstance(x, float) else str(x)
-
+    f = _f
+    defended = any(s.get("defense") or s.get("attacker") for s in summary)
     table = Table(title=title)
-    for col in ("model", "dataset", "attack", "n", "SRCC before -> after", "PLCC before -> after", "R",
-                "L2 x255", "Linf x255", "PSNR dB", "queries", "s/video"):
-        table.add_column(col, justify="left" if col in ("model", "dataset", "attack") else "right")
+    for col in ("model", *(("defense",) if defended else ()), "dataset", "attack", *(("attacker",) if defended else ()),
+                "n", "SRCC before -> after", "PLCC before -> after", "R", "L2 x255", "Linf x255", "PSNR dB",
+                "queries", "s/video"):
+        left = col in ("model", "defense", "dataset", "attack", "attacker")
+        table.add_column(col, justify="left" if left else "right")
     for s in summary:
         n = f"{s['n']}" + (f" (+{s['skipped']} skipped)" if s["skipped"] else "")
-        table.add_row(s["model"], s["dataset"], s["attack"], n,
+        table.add_row(s["model"], *((s["defense"] or "-",) if defended else ()), s["dataset"], s["attack"],
+                      *((s["attacker"] or "-",) if defended else ()), n,
                       f"{f(s['srcc_before'])} -> {f(s['srcc_after'])}", f"{f(s['plcc_before'])} -> {f(s['plcc_after'])}",
                       f(s["r"]), f(s["l2"] * 255, 3), f(s["linf"] * 255, 2), f(s["psnr"], 2), f(s["queries"], 0),
                       f(s["time_s"], 2))
-    Console(width=200).print(table)
+    Console(width=220).print(table)
+
+
+def _cost_table(costs: list[dict]) -> None:
+    """Each defence's clean-accuracy cost (undefended -> defended clean SRCC / PLCC)."""
+    if not costs:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="clean-accuracy cost of each defence (undefended -> defended, same videos)")
+    for col in ("model", "defense", "dataset", "n", "SRCC", "PLCC"):
+        table.add_column(col, justify="left" if col in ("model", "defense", "dataset") else "right")
+    for c in costs:
+        table.add_row(c["model"], c["defense"], c["dataset"], str(c["n"]),
+                      f"{_f(c['srcc_undefended'])} -> {_f(c['srcc_defended'])}",
+                      f"{_f(c['plcc_undefended'])} -> {_f(c['plcc_defended'])}")
+    Console(width=220).print(table)
+
+
+def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict, ...]:
+    """``--defense`` names (a chain, in the order given) with ``-D KEY=VALUE`` options: plain keys
+    for a single defence, ``NAME.KEY=VALUE`` to address one defence of a chain."""
+    from advqa.bench.config import parse_defense
+
+    if pairs and not names:
+        raise click.BadParameter("-D/--defense-option needs --defense NAME", param_hint="-D")
+    entries: list[dict] = [{"name": n} for n in names]
+    for key, value in _options(pairs).items():
+        target, dot, opt = key.partition(".")
+        if dot:
+            hits = [e for e in entries if e["name"] == target]
+            if not hits:
+                raise click.BadParameter(f"{key}: no defence {target!r} in --defense {' '.join(names)}",
+                                         param_hint="-D")
+            for e in hits:
+                e[opt] = value
+        elif len(entries) == 1:
+            entries[0][key] = value
+        else:
+            raise click.BadParameter(f"{key}: with a chain of defences write NAME.{key}=VALUE", param_hint="-D")
+    return parse_defense(entries, "--defense")
 
 
 @cli.command()
@@ -217,16 +265,26 @@ def _summary_table(summary: list[dict], title: str) -> None:
               help="Attack parameter, e.g. -P iterations=10 -P context=frame -P frames_per_round=2 -P queries=500.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
+@click.option("--defense", "defense_names", multiple=True, metavar="NAME",
+              help="Defend the model(s) with this defence; repeat for a chain (applied in the order given).")
+@click.option("-D", "--defense-option", "defense_options", multiple=True, metavar="KEY=VALUE",
+              help="Defence option, e.g. -D quality=50; NAME.KEY=VALUE for one defence of a chain.")
+@click.option("--attacker", "attackers", multiple=True, type=click.Choice(["naive", "non-adaptive", "adaptive"]),
+              help="How attacks treat a defence (repeatable; default: all three for a randomised defence, "
+                   "naive and adaptive for a deterministic one).")
+@click.option("--eot", type=click.IntRange(min=1), help="EOT samples of the adaptive attacker (default 8).")
 def run(config_path: str | None, model_names: tuple[str, ...], weights: str | None, attack_names: tuple[str, ...],
         norm: str | None, eps: str | None, dataset: str | None, root: str | None, split: str | None,
         allow_missing: bool, videos: int | None, max_frames: int | None, out_dir: str, device: str | None, seed: int | None,
         save_adversarial: bool | None, no_report: bool, quiet: bool, attack_params: tuple[str, ...],
-        model_options: tuple[str, ...]) -> None:
+        model_options: tuple[str, ...], defense_names: tuple[str, ...], defense_options: tuple[str, ...],
+        attackers: tuple[str, ...], eot: int | None) -> None:
     """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the report.
 
     With no options it runs the shipped demo experiment (advqa/resources/demo.yaml): the default
     model on the demo test split under the white-box SRB attack (L2 and Linf) and the black-box
     patch attack. A rerun with the same output folder resumes and skips finished rows.
+    --defense wraps every model in a defence; each attack then runs once per attacker mode.
     """
     import dataclasses
 
@@ -234,15 +292,21 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
     from advqa.bench.report import build_report
     from advqa.bench.runner import run_experiment
     from advqa.bench.store import ResultStore
-    from advqa.bench.aggregate import summarize
+    from advqa.bench.aggregate import defense_costs, summarize
 
     exp = load_experiment(config_path) if config_path else demo_experiment()
     changes: dict[str, object] = {}
     opts = _options(model_options)
+    defense = _defense_spec(defense_names, defense_options) if defense_names or defense_options else None
     if model_names:
-        changes["models"] = tuple(ModelSpec(m, weights, opts) for m in model_names)
-    elif weights or opts:
-        changes["models"] = tuple(ModelSpec(m.name, weights or m.weights, {**m.options, **opts}) for m in exp.models)
+        changes["models"] = tuple(ModelSpec(m, weights, opts, defense or ()) for m in model_names)
+    elif weights or opts or defense:
+        changes["models"] = tuple(ModelSpec(m.name, weights or m.weights, {**m.options, **opts},
+                                            m.defense if defense is None else defense) for m in exp.models)
+    if attackers:
+        changes["attackers"] = tuple(dict.fromkeys(attackers))
+    if eot is not None:
+        changes["eot"] = eot
     aparams = _options(attack_params)
     if attack_names:
         changes["attacks"] = tuple(AttackSpec(a, norm, _eps(eps), params=aparams) for a in attack_names)
@@ -266,9 +330,14 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
     result = run_experiment(exp, out_dir, progress=_Bars(not quiet))
     with ResultStore(result.database) as store:
         summary = summarize(store)
+        costs = defense_costs(store)
     _summary_table(summary, f"advqa run: {exp.name}  (values: before -> after attack)")
+    _cost_table(costs)
     click.echo(f"rows computed: {result.computed}, reused from earlier runs: {result.reused}, "
                f"videos skipped: {len(result.skipped)}")
+    if result.fitted or result.states_reused:
+        click.echo(f"attack states fitted: {result.fitted}, reused: {result.states_reused} "
+                   f"({result.out_dir / 'states'})")
     for dkey, video, reason in result.skipped:
         click.echo(f"  skipped {dkey}/{video}: {reason}")
     click.echo(f"results: {result.database}")
@@ -449,26 +518,35 @@ def datasets_show(name: str, root: str | None, split: str | None) -> None:
 @click.argument("location", default="advqa-out", type=click.Path())
 @click.option("--export", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--rows", "per_video", is_flag=True, help="Export per-video rows instead of the summary.")
+@click.option("--costs", is_flag=True, help="Export each defence's clean-accuracy cost instead of the summary.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
-def results(location: str, fmt: str, per_video: bool, output: str | None) -> None:
-    """List or export results from a run folder or a results.sqlite file."""
+def results(location: str, fmt: str, per_video: bool, costs: bool, output: str | None) -> None:
+    """List or export results from a run folder or a results.sqlite file.
+
+    The summary and the rows carry the defence and attacker columns ('' for an undefended model).
+    """
     import csv
     import io
     from pathlib import Path
 
-    from advqa.bench.aggregate import SUMMARY_COLUMNS, summarize
+    from advqa.bench.aggregate import COST_COLUMNS, SUMMARY_COLUMNS, defense_costs, summarize
     from advqa.bench.store import RESULT_FIELDS, ResultStore
 
     path = Path(location)
     db = path / "results.sqlite" if path.is_dir() else path
     if not db.is_file():
         raise FileNotFoundError(f"no results database at {db}: run 'advqa run --out DIR' first")
+    if per_video and costs:
+        raise click.BadParameter("give --rows or --costs, not both")
     with ResultStore(db) as store:
-        data = store.rows() if per_video else summarize(store)
-    cols = RESULT_FIELDS if per_video else SUMMARY_COLUMNS
+        data = store.rows() if per_video else defense_costs(store) if costs else summarize(store)
+    cols = RESULT_FIELDS if per_video else COST_COLUMNS if costs else SUMMARY_COLUMNS
     if fmt == "table":
         if per_video:
             fmt = "csv"
+        elif costs:
+            _cost_table(data)
+            return
         else:
             _summary_table(data, f"results in {db}")
             return
