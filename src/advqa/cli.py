@@ -273,12 +273,17 @@ def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict,
               help="How attacks treat a defence (repeatable; default: all three for a randomised defence, "
                    "naive and adaptive for a deterministic one).")
 @click.option("--eot", type=click.IntRange(min=1), help="EOT samples of the adaptive attacker (default 8).")
+@click.option("--executor", "executor_name", type=click.Choice(["serial", "ray"]),
+              help="Where jobs run: in this process (serial, default) or on Ray (pip install 'advqa[ray]').")
+@click.option("--address", help="Ray cluster address (e.g. auto, or host:6379); default: $RAY_ADDRESS, else a local Ray.")
+@click.option("--workers", type=click.IntRange(min=1), help="Ray worker processes (default: one per CPU).")
 def run(config_path: str | None, model_names: tuple[str, ...], weights: str | None, attack_names: tuple[str, ...],
         norm: str | None, eps: str | None, dataset: str | None, root: str | None, split: str | None,
         allow_missing: bool, videos: int | None, max_frames: int | None, out_dir: str, device: str | None, seed: int | None,
         save_adversarial: bool | None, no_report: bool, quiet: bool, attack_params: tuple[str, ...],
         model_options: tuple[str, ...], defense_names: tuple[str, ...], defense_options: tuple[str, ...],
-        attackers: tuple[str, ...], eot: int | None) -> None:
+        attackers: tuple[str, ...], eot: int | None, executor_name: str | None, address: str | None,
+        workers: int | None) -> None:
     """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the report.
 
     With no options it runs the shipped demo experiment (advqa/resources/demo.yaml): the default
@@ -325,6 +330,16 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
         changes["seed"] = seed
     if save_adversarial is not None:
         changes["save_adversarial"] = save_adversarial
+    if executor_name or address or workers:
+        from advqa.bench.config import parse_executor
+
+        spec = dict(exp.executor) if not executor_name or executor_name == exp.executor.get("name") \
+            else {"name": executor_name}
+        if address or workers:
+            if spec["name"] != "ray":
+                raise click.UsageError("--address and --workers need --executor ray")
+            spec.update({k: v for k, v in (("address", address), ("workers", workers)) if v})
+        changes["executor"] = parse_executor(spec, "--executor")
     exp = dataclasses.replace(exp, **changes)
 
     result = run_experiment(exp, out_dir, progress=_Bars(not quiet))
