@@ -15,6 +15,7 @@ from advqa.models.base import QualityModel
 from advqa.registry import Registry
 
 DEFENSES: Registry[type[Defense]] = Registry("defense", skip=("model",))
+DEFENSES.add("median-smoothing", "advqa.defenses.smoothing:MedianSmoothing")
 
 DefenseSpec = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
 
