@@ -393,6 +393,7 @@ def certify(video: str, model_name: str | None, weights: str | None, sigma: floa
     standard deviation SIGMA; the interval holds for every perturbation whose L2 norm over all
     pixel-channels of the decoded frames is at most RADIUS, with probability >= 1 - 2 ALPHA over
     the noise. Certifiable radii are small: an RMS of 1/255 on one 224x224 frame is an L2 of 1.52.
+    Cost: SAMPLES model calls on the whole clip (batched by BATCH); --max-frames keeps it short.
     """
     import torch
 
