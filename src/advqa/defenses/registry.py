@@ -15,6 +15,7 @@ from advqa.models.base import QualityModel
 from advqa.registry import Registry
 
 DEFENSES: Registry[type[Defense]] = Registry("defense", skip=("model",))
+DEFENSES.add("median-smoothing", "advqa.defenses.smoothing:MedianSmoothing")
 
 for _name, _target in (
     ("grid", "advqa.defenses.grid:GridSampling"),
