@@ -34,6 +34,7 @@ for _name, _target in (
     ("fastvqa", "advqa.models.fastvqa:create_fastvqa"),
     ("fastervqa", "advqa.models.fastvqa:create_fastervqa"),
     ("dover", "advqa.models.dover:create_dover"),
+    ("securevqa", "advqa.models.securevqa:create_securevqa"),
 ):
     MODELS.add(_name, _target)
 
