@@ -34,6 +34,7 @@ for _name, _target in (
     ("fastvqa", "advqa.models.fastvqa:create_fastvqa"),
     ("fastervqa", "advqa.models.fastvqa:create_fastervqa"),
     ("dover", "advqa.models.dover:create_dover"),
+    ("hyperiqa", "advqa.models.hyperiqa:create_hyperiqa"),
 ):
     MODELS.add(_name, _target)
 
