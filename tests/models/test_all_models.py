@@ -27,6 +27,8 @@ def _build(name: str) -> torch.nn.Module:
         return create("dover", pretrained=False, frames="all")
     if name == "hyperiqa":
         return create("hyperiqa", pretrained=False, num_crops=1, resize=(224, 224))
+    if name == "dbcnn":
+        return create("dbcnn", pretrained=False)
     raise AssertionError(f"add a cheap builder for the new model {name!r} to this test")
 
 

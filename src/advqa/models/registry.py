@@ -35,6 +35,7 @@ for _name, _target in (
     ("fastervqa", "advqa.models.fastvqa:create_fastervqa"),
     ("dover", "advqa.models.dover:create_dover"),
     ("hyperiqa", "advqa.models.hyperiqa:create_hyperiqa"),
+    ("dbcnn", "advqa.models.dbcnn:create_dbcnn"),
 ):
     MODELS.add(_name, _target)
 
