@@ -29,6 +29,8 @@ def _build(name: str) -> torch.nn.Module:
         return create("hyperiqa", pretrained=False, num_crops=1, resize=(224, 224))
     if name == "dbcnn":
         return create("dbcnn", pretrained=False)
+    if name == "linearityiqa":
+        return create("linearityiqa", pretrained=False, arch="resnet34", resize=(96, 128))
     raise AssertionError(f"add a cheap builder for the new model {name!r} to this test")
 
 

@@ -36,6 +36,7 @@ for _name, _target in (
     ("dover", "advqa.models.dover:create_dover"),
     ("hyperiqa", "advqa.models.hyperiqa:create_hyperiqa"),
     ("dbcnn", "advqa.models.dbcnn:create_dbcnn"),
+    ("linearityiqa", "advqa.models.linearityiqa:create_linearityiqa"),
 ):
     MODELS.add(_name, _target)
 
