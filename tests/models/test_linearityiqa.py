@@ -47,6 +47,7 @@ def resnet34() -> LinearityIQA:
     return _model("resnet34", resize=tuple(META["resize"]))
 
 
+@pytest.mark.slow
 def test_resnext101_default_matches_official(expected: dict) -> None:
     m = _model("resnext101_32x8d", resize=None)  # the official default architecture
     sd = m.state_dict()

@@ -37,6 +37,7 @@ for _name, _target in (
     ("hyperiqa", "advqa.models.hyperiqa:create_hyperiqa"),
     ("dbcnn", "advqa.models.dbcnn:create_dbcnn"),
     ("linearityiqa", "advqa.models.linearityiqa:create_linearityiqa"),
+    ("maniqa", "advqa.models.maniqa:create_maniqa"),
 ):
     MODELS.add(_name, _target)
 
