@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as _checkpoint
 
-from advqa.errors import InputError, WeightsError
+from advqa.errors import InputError
 from advqa.models.base import ImageQualityModel, ModelCard, WeightsSpec
 from advqa.models.crops import crop_positions, normalise, resize_like_pil, take_crops
 from advqa.models.registry import register
