@@ -552,8 +552,15 @@ def probe(videos: tuple[str, ...]) -> None:
 
     for path in videos:
         info = probe_video(path)
+        notes = ["frame count from the MP4 sample table" if info.frames_source == "header"
+                 else "frames counted by demuxing"]
+        if info.header_frames and info.header_frames != info.frames:
+            notes.append(f"the header declares {info.header_frames}")
+        if info.nominal_fps and abs(info.fps - info.nominal_fps) > 1e-3 * info.nominal_fps:
+            notes.append(f"nominal {info.nominal_fps:.3f} fps; timestamps have gaps (variable frame rate "
+                         "or dropped frames)")
         click.echo(f"{path}: {info.frames} frames, {info.width}x{info.height}, {info.fps:.3f} fps, "
-                   f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt}")
+                   f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt} ({'; '.join(notes)})")
 
 
 @cli.command()
