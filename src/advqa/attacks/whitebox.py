@@ -232,21 +232,23 @@ def expectation(grad_fn: GradFn, samples: int) -> GradFn:
 
 def descend(grad_fn: GradFn, clean: Tensor, start: Tensor, *, rule: Callable[[Tensor], Tensor],
             threat: ThreatModel, iterations: int, project: bool = True,
-            on_step: Callable[[int], bool] | None = None) -> Tensor:
+            on_step: Callable[[int], bool] | None = None, copy: bool = True) -> Tensor:
     """The projected-gradient loop every gradient attack uses.
 
     Minimises a loss from ``start`` (``(1, k, 3, H, W)``): ``iterations`` times,
     ``x <- x - rule(grad)``, then (if ``project``) ``x <- clean + Pi_threat(x - clean)``, then
     ``x <- clamp(x, 0, 1)``. ``on_step(i)`` is called after the ``i``-th gradient (which scored the
     current iterate); when it returns True the loop stops there and returns that iterate, so
-    ``i + 1`` gradients were spent. Returns the last iterate (not rounded).
+    ``i + 1`` gradients were spent. Returns the last iterate (not rounded). ``copy=False`` iterates
+    in ``start`` itself (a fresh tensor the caller gives up), saving a clip-sized copy.
     """
-    x = start.detach().clone()
+    x = start.detach().clone() if copy else start.detach()
     for i in range(iterations):
         grad = grad_fn(x)
         if on_step is not None and on_step(i):
             break
         x.sub_(rule(grad))
+        del grad  # the next gradient is computed without this one still alive
         if project and not threat.per_frame:
             x = threat.project(x.sub_(clean)).add_(clean)
         elif project:  # frame by frame: no clip-sized temporaries
@@ -495,7 +497,7 @@ class GradientAttack(Attack):
         rule: Callable[[Tensor], Tensor] = direction_for(ctx.threat.norm, self.step_size())
         if self.momentum > 0:
             rule = Momentum(rule, self.momentum, self.normalize_momentum)
-        x0 = random_start(video, ctx.threat, ctx.generator) if self.random_start else video
+        x0 = random_start(video, ctx.threat, ctx.generator) if self.random_start else video.clone()
         goal = self._goal(model, ctx)
         spent = [0, False]
 
@@ -506,7 +508,8 @@ class GradientAttack(Attack):
             return bool(spent[1])
 
         adv = descend(grad_fn, video, x0, rule=rule, threat=ctx.threat, iterations=self.iterations,
-                      project=self.project_each_step, on_step=on_step)
+                      project=self.project_each_step, on_step=on_step, copy=False)
+        del x0
         ctx.iterations = int(spent[0])
         ctx.extras.update(chunked=bool(chunked), step=self.step_size(), early_stop=self.early_stop,
                           goal_met=bool(spent[1]), goal=float("nan") if goal is None else goal.threshold)
