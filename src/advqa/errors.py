@@ -35,6 +35,24 @@ class VideoWriteError(AdvqaError):
         super().__init__(f"cannot write video {self.path}: {reason}")
 
 
+class ImageReadError(AdvqaError):
+    """An image file is missing, unreadable, corrupt or in an unsupported format."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot read image {self.path}: {reason}")
+
+
+class ImageWriteError(AdvqaError):
+    """An image could not be written."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot write image {self.path}: {reason}")
+
+
 class WeightsError(AdvqaError):
     """Model weights are missing, corrupt, fail their checksum or do not fit the model."""
 
