@@ -561,11 +561,14 @@ def probe(videos: tuple[str, ...]) -> None:
 @click.option("--max-videos", type=click.IntRange(min=2), help="Train on a seeded subset of this many videos.")
 @click.option("--epochs", type=click.IntRange(min=1), help="[default: 300 for the head, 1 when fine-tuning]")
 @click.option("--lr", type=float, help="[default: 1e-3 for the head, 1e-4 when fine-tuning]")
+@click.option("--lr-for", "lr_for", multiple=True, metavar="PREFIX=LR",
+              help="Own learning rate for the trainable parameters under PREFIX (repeatable), e.g. backbone.=1e-5.")
 @click.option("--seed", type=int, default=0, show_default=True)
 def train(out_path: str, model_name: str | None, weights: str | None, trainable: tuple[str, ...],
           nt_lambda: float | None, nt_h: float | None, h_space: str | None, dataset_name: str | None,
           split: str | None, root: str | None, eval_split: str | None, frames: int | None,
-          batch_size: int | None, max_videos: int | None, epochs: int | None, lr: float | None, seed: int) -> None:
+          batch_size: int | None, max_videos: int | None, epochs: int | None, lr: float | None,
+          lr_for: tuple[str, ...], seed: int) -> None:
     """Train a quality model.
 
     \b
@@ -577,7 +580,8 @@ def train(out_path: str, model_name: str | None, weights: str | None, trainable:
       advqa train --model litevsfa --trainable head.,backbone._blocks.15. --nt-lambda 1e-3 --out nt.pt
     """
     finetuning = any(v is not None for v in (model_name, weights, nt_lambda, nt_h, h_space, dataset_name, split,
-                                             root, eval_split, frames, batch_size, max_videos)) or bool(trainable)
+                                             root, eval_split, frames, batch_size, max_videos)) or bool(trainable
+                                                                                                      or lr_for)
     if not finetuning:
         from advqa.training.litevsfa import main as train_main
 
@@ -597,6 +601,15 @@ def train(out_path: str, model_name: str | None, weights: str | None, trainable:
     from advqa.training.nt import check_nt_options, h_step
 
     prefixes = [p.strip() for item in (trainable or ("head.",)) for p in item.split(",") if p.strip()]
+    rates: dict[str, float] = {}
+    for item in lr_for:
+        prefix, sep, value = item.rpartition("=")
+        try:
+            rates[prefix.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not prefix.strip():
+            raise click.BadParameter(f"expected PREFIX=LR, got {item!r}", param_hint="--lr-for")
     check_nt_options(0.0 if nt_lambda is None else nt_lambda, 1e-2 if nt_h is None else nt_h, h_space or "normalized")
     model = create(model_name or "litevsfa", weights=weights)
     select_trainable(model, prefixes)  # bad prefixes fail before the dataset is loaded
@@ -607,7 +620,7 @@ def train(out_path: str, model_name: str | None, weights: str | None, trainable:
     result = finetune(model, train_set, trainable=prefixes, nt_lambda=0.0 if nt_lambda is None else nt_lambda,
                       nt_h=1e-2 if nt_h is None else nt_h, h_space=h_space or "normalized",
                       epochs=epochs or 1, frames=frames or 4, batch_size=batch_size or 8,
-                      lr=1e-4 if lr is None else lr, seed=seed, max_videos=max_videos, test_set=test_set,
+                      lr=1e-4 if lr is None else lr, lr_for=rates, seed=seed, max_videos=max_videos, test_set=test_set,
                       progress=True)
     torch.save(result.state_dict, out_path)
     last = result.history[-1]

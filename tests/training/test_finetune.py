@@ -114,6 +114,22 @@ def test_image_model_on_images_and_videos(image_set: list[Sample], video_set: Vi
     assert not torch.equal(after["features.weight"], model.features.weight)
 
 
+def test_per_prefix_learning_rates(video_set: VideoDataset) -> None:
+    model = TinyFrameModel(seed=1)
+    before = _snapshot(model)
+    finetune(model, video_set, trainable=["conv.", "fc."], lr=1e-2, lr_for={"conv.": 1e-4, "conv.bias": 1e-2},
+             h_space="pixels", frames=2, batch_size=4, epochs=1)
+    after = _snapshot(model)
+    moved = {k: float((after[k] - before[k]).abs().max()) for k in before}
+    # one Adam step moves every entry by about its learning rate
+    assert moved["conv.weight"] == pytest.approx(1e-4, rel=0.05)
+    assert moved["conv.bias"] == pytest.approx(1e-2, rel=0.05) and moved["fc.bias"] == pytest.approx(1e-2, rel=0.05)
+    with pytest.raises(InputError, match="match no trainable"):
+        finetune(model, video_set, trainable=["fc."], lr_for={"conv.": 1e-4}, h_space="pixels")
+    with pytest.raises(InputError, match="positive"):
+        finetune(model, video_set, trainable=["fc."], lr_for={"fc.": -1.0}, h_space="pixels")
+
+
 def test_selection_frames_and_labels(video_set: VideoDataset) -> None:
     model = TinyFrameModel()
     assert select_trainable(model, ["conv.w", "fc."]) == ["conv.weight", "fc.weight", "fc.bias"]

@@ -64,6 +64,8 @@ def test_train_fine_tunes_chosen_parameters(tiny_registered: str, folder: Path, 
     (("--nt-lambda", "-1"), "lambda"),
     (("--nt-h", "0"), "h"),
     (("--trainable", "fc.", "--nt-lambda", "1e-3"), "input_std"),  # the tiny model states no normalisation
+    (("--trainable", "fc.", "--lr-for", "fc.:1e-3"), "expected PREFIX=LR"),
+    (("--trainable", "fc.", "--lr-for", "conv.=1e-3"), "match no trainable"),
 ])
 def test_train_bad_options_are_one_line_errors(tiny_registered: str, folder: Path, tmp_path: Path,
                                                args: tuple[str, ...], message: str) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,7 +166,8 @@ def evaluate_model(model: QualityModel, dataset: Iterable[Any], *, frames: int |
 def finetune(model: QualityModel, train_set: Any, *, trainable: Sequence[str] = ("head.",),
              nt_lambda: float = 0.0, nt_h: float = DEFAULT_H, h_space: str = "normalized",
              std: float | Sequence[float] | None = None, epochs: int = 1, frames: int | None = 4,
-             batch_size: int = 8, lr: float = 1e-4, weight_decay: float = 0.0, seed: int = 0,
+             batch_size: int = 8, lr: float = 1e-4, lr_for: Mapping[str, float] | None = None,
+             weight_decay: float = 0.0, seed: int = 0,
              max_videos: int | None = None, test_set: Any | None = None, eval_frames: int | None = None,
              progress: bool = False) -> FinetuneResult:
     """Train ``model``'s parameters named by the ``trainable`` prefixes on ``train_set``, in place.
@@ -174,7 +175,9 @@ def finetune(model: QualityModel, train_set: Any, *, trainable: Sequence[str] = 
     Loss per video: ``|f(x) - y|`` + ``nt_lambda * 1/2 * ((f(x + h d) - f(x)) / h) ** 2``
     (:func:`advqa.training.nt.nt_loss`; ``nt_lambda = 0`` is plain L1 and takes no input
     gradient). ``nt_h`` in ``h_space`` ("normalized": the official space, via the model's
-    ``input_std`` or ``std``; "pixels"). Adam (``lr``, ``weight_decay``) over ``epochs`` passes
+    ``input_std`` or ``std``; "pixels"). Adam (``lr``, ``weight_decay``; ``lr_for`` maps a
+    parameter-name prefix to its own learning rate, the longest matching prefix winning, e.g.
+    ``{"backbone.": 1e-5}`` for a slower backbone) over ``epochs`` passes
     of shuffled mini-batches of ``batch_size`` videos, ``frames`` frames per video (see the
     module docstring); ``max_videos`` draws a seeded subset of the train set. ``test_set``
     (optional) is evaluated at the end on ``eval_frames`` frames per video (default ``frames``).
@@ -191,8 +194,20 @@ def finetune(model: QualityModel, train_set: Any, *, trainable: Sequence[str] = 
         raise InputError(f"lr must be a positive number, got {lr!r}")
     if weight_decay < 0:
         raise InputError(f"weight_decay must be >= 0, got {weight_decay!r}")
+    lr_for = dict(lr_for or {})
+    bad = {k: v for k, v in lr_for.items() if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v))}
+    if bad:
+        raise InputError(f"lr_for learning rates must be positive numbers, got {bad}")
     names = select_trainable(model, trainable)
     params = [p for n, p in model.named_parameters() if p.requires_grad]
+    unused = [k for k in lr_for if not any(n.startswith(k) for n in names)]
+    if unused:
+        raise InputError(f"lr_for prefixes {unused} match no trainable parameter (trainable: {list(trainable)})")
+    groups: dict[float, list[torch.nn.Parameter]] = {}
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            match = max((k for k in lr_for if n.startswith(k)), key=len, default=None)
+            groups.setdefault(float(lr_for[match]) if match is not None else float(lr), []).append(p)
     samples = list(train_set)
     if max_videos is not None:
         if max_videos < 2:
@@ -209,7 +224,8 @@ def finetune(model: QualityModel, train_set: Any, *, trainable: Sequence[str] = 
     targets = [a * float(s.mos) + b for s in samples]
 
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    opt = torch.optim.Adam([{"params": ps, "lr": rate} for rate, ps in groups.items()], lr=lr,
+                           weight_decay=weight_decay)
     model.eval()
     history: list[dict[str, float]] = []
     n = len(samples)
@@ -241,7 +257,7 @@ def finetune(model: QualityModel, train_set: Any, *, trainable: Sequence[str] = 
     metrics: dict[str, Any] = {
         "model": model.card.name, "trainable": list(trainable), "parameters": int(sum(p.numel() for p in params)),
         "nt_lambda": nt_lambda, "nt_h": nt_h, "h_space": h_space, "epochs": epochs, "frames": frames,
-        "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "seed": seed, "videos": n,
+        "batch_size": batch_size, "lr": lr, "lr_for": lr_for, "weight_decay": weight_decay, "seed": seed, "videos": n,
     }
     if test_set is not None:
         metrics["test"] = evaluate_model(model, test_set, frames=eval_frames if eval_frames is not None else frames,
