@@ -120,6 +120,10 @@ class QualityModel(nn.Module):
     card: ClassVar[ModelCard]
     #: Whether two calls on the same input can give different scores (random sampling inside).
     stochastic: ClassVar[bool] = False
+    #: The pixel size of one unit of the network's normalised input: ``std`` when ``forward``
+    #: normalises ``[0, 1]`` pixels as ``(x - mean) / std`` (a float, or one per RGB channel);
+    #: ``None`` when unknown. Used to express steps given in the normalised space (NT's ``h``).
+    input_std: ClassVar[float | tuple[float, float, float] | None] = None
 
     def __init__(self) -> None:
         super().__init__()
