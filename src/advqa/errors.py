@@ -77,3 +77,8 @@ class UnknownNameError(AdvqaError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class UnknownOptionError(UnknownNameError, InputError):
+    """An option that a model, attack, defence or dataset does not take (a bad input, with
+    close-match suggestions)."""

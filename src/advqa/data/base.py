@@ -62,8 +62,10 @@ class VideoDataset:
         return (float(mos) - lo) / (hi - lo)
 
     def subset(self, n: int | None, seed: int = 0) -> VideoDataset:
-        """The papers' protocol subset: ``n`` samples drawn without replacement with ``seed``
-        (all of them, in order, when ``n`` is None or not smaller than the dataset)."""
+        """A protocol subset: ``n`` samples drawn without replacement with ``seed`` (all of them,
+        in order, when ``n`` is None or not smaller than the dataset). Zhang, Ran, Tang, Wang,
+        "Vulnerabilities in Video Quality Assessment Models: The Challenge of Adversarial
+        Attacks" (NeurIPS 2023) attack 50 videos per dataset."""
         if n is None or n >= len(self.samples):
             return self
         if n < 1:
