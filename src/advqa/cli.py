@@ -401,6 +401,11 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
     from advqa.models import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, create
 
     options = _options(model_options)
+    kinds = {is_image_file(p, any_format=True) for p in videos}
+    if model_name is None and (weights or options) and len(kinds) > 1:
+        raise click.BadParameter("--weights and -O apply to one model, but the files mix images (liteiqa) and "
+                                 "videos (litevsfa); name the model with --model or score them separately",
+                                 param_hint="--weights/-O")
     models: dict[str, torch.nn.Module] = {}
 
     def get(name: str) -> torch.nn.Module:
@@ -414,7 +419,7 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
         get(model_name)
     failures = 0
     for path in videos:
-        image = is_image_file(path)
+        image = is_image_file(path, any_format=True)  # GIF, TIFF, ...: the image reader names the format
         name = model_name or (DEFAULT_IMAGE_MODEL if image else DEFAULT_MODEL)
         try:
             clip = read_image(path).unsqueeze(1) if image else load_clip(path, max_frames)
@@ -425,11 +430,12 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
         model = get(name)
         with torch.no_grad():
             value = float(model(clip.to(device))[0])
+        label = model.card.name  # e.g. litevsfa+guardian for a defended model
         if as_json:
             key = "image" if image else "video"
-            click.echo(json.dumps({key: path, "model": name, "score": value, "frames": int(clip.shape[1])}))
+            click.echo(json.dumps({key: path, "model": label, "score": value, "frames": int(clip.shape[1])}))
         else:
-            click.echo(f"{path}\t{name}\t{value:.6f}")
+            click.echo(f"{path}\t{label}\t{value:.6f}")
     if failures:
         sys.exit(2)
 
