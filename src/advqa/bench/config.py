@@ -37,7 +37,17 @@ from typing import Any
 
 import yaml
 
-from advqa.errors import ConfigError
+from advqa.errors import ConfigError, UnknownNameError
+
+
+class UnknownModelError(ConfigError, UnknownNameError):
+    """A configuration names a model that is not registered (a :class:`ConfigError` naming the
+    entry, and an :class:`UnknownNameError` with close matches)."""
+
+    def __init__(self, where: str, name: str, known: list[str]) -> None:
+        UnknownNameError.__init__(self, "model", name, known)
+        self.args = (f"{where}.name: {self.args[0]} A model that is not built in must be registered "
+                     "(advqa.models.register) before the experiment is loaded.",)
 
 
 #: How an attack treats a defended model (Athalye, Carlini, Wagner, "Obfuscated Gradients Give a
@@ -236,10 +246,14 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
         if not isinstance(data.get(key), list) or not data[key]:
             raise ConfigError(f"{source}: '{key}' must be a non-empty list")
 
+    from advqa.models import MODELS
+
     models = []
     for i, item in enumerate(data["models"]):
         e = _as_entry(item, f"{source}: models[{i}]")
         _check_keys(e, {"name", "weights", "options", "defense"}, f"{source}: models[{i}]")
+        if str(e["name"]) not in MODELS:  # names and aliases; built-ins are lazy entries, nothing is imported
+            raise UnknownModelError(f"{source}: models[{i}]", str(e["name"]), MODELS.names())
         models.append(ModelSpec(str(e["name"]), e.get("weights"), dict(e.get("options") or {}),
                                 parse_defense(e.get("defense"), f"{source}: models[{i}].defense")))
 
@@ -317,11 +331,30 @@ def parse_executor(value: Any, where: str) -> dict[str, Any]:
     return entry
 
 
+#: experiments shipped with advqa (``advqa/resources/<name>.yaml``), loadable by name
+SHIPPED = ("demo", "benchmark")
+
+
+def shipped_experiment(name: str) -> Experiment:
+    """A shipped experiment by name: ``demo`` (what ``advqa run`` runs) or ``benchmark`` (the MSU
+    benchmark's attack families against the default models, scaled for a laptop)."""
+    from advqa.errors import UnknownNameError
+
+    if name not in SHIPPED:
+        raise UnknownNameError("shipped experiment", name, SHIPPED)
+    text = resources.files("advqa").joinpath(f"resources/{name}.yaml").read_text()
+    return experiment_from_dict(yaml.safe_load(text), source=f"advqa/resources/{name}.yaml")
+
+
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate a YAML experiment file."""
+    """Read and validate a YAML experiment file, or a shipped experiment by name (:data:`SHIPPED`)
+    when no file of that name exists."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"experiment file {path} does not exist")
+        if str(path) in SHIPPED:
+            return shipped_experiment(str(path))
+        raise ConfigError(f"experiment file {path} does not exist (shipped experiments by name: "
+                          f"{', '.join(SHIPPED)})")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -331,5 +364,4 @@ def load_experiment(path: str | Path) -> Experiment:
 
 def demo_experiment() -> Experiment:
     """The experiment ``advqa run`` runs with no arguments (shipped as resources/demo.yaml)."""
-    text = resources.files("advqa").joinpath("resources/demo.yaml").read_text()
-    return experiment_from_dict(yaml.safe_load(text), source="advqa/resources/demo.yaml")
+    return shipped_experiment("demo")
