@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from advqa.bench.aggregate import SUMMARY_COLUMNS, summarize
 from advqa.bench.config import UnknownModelError, experiment_from_dict, load_experiment
 from advqa.bench.leaderboard import build_leaderboard, export, latex_escape, leaderboard, matrix, render, to_latex
+from advqa.bench.runner import run_experiment
 from advqa.bench.store import ResultStore
 from advqa.cli import cli
 from advqa.errors import ConfigError, InputError, UnknownNameError
@@ -271,7 +272,7 @@ def test_shipped_benchmark_config():
     assert (d.name, d.split, d.videos, d.max_frames) == ("demo", "test", 8, 2)
 
 
-def test_benchmark_placeholders_load_or_name_what_is_missing():
+def test_benchmark_placeholders_load_or_name_what_is_missing(tmp_path):
     """Uncommenting the "enable when registered" entries either loads (once those exist) or fails
     at once naming an unregistered entry."""
     from importlib import resources
@@ -285,20 +286,28 @@ def test_benchmark_placeholders_load_or_name_what_is_missing():
     names = [m["name"] for m in data["models"]], [a["name"] for a in data["attacks"]]
     assert "liteiqa" in names[0] and {"korhonen", "madc", "uap", "cumulative-uap", "generative-uap"} <= set(names[1])
     missing = [n for n in names[0] if n not in models()] + [n for n in names[1] if n not in attacks()]
+    cfg = tmp_path / "benchmark-all.yaml"
+    cfg.write_text(enabled)
     if not missing:
-        assert len(experiment_from_dict(data).attacks) == 9
+        assert len(load_experiment(cfg).attacks) == 9
         return
     with pytest.raises(UnknownNameError) as info:
-        experiment_from_dict(data)
+        load_experiment(cfg)
     assert info.value.name in missing
     if info.value.name in names[0]:  # a model: a ConfigError naming the entry
         assert isinstance(info.value, ConfigError) and "models[1].name" in str(info.value)
 
 
-def test_unknown_model_in_a_config_is_a_config_error():
-    with pytest.raises(ConfigError, match=r"models\[0\].name: unknown model 'litevsf'.*Did you mean 'litevsfa'"):
-        experiment_from_dict({"models": ["litevsf"], "datasets": ["demo"], "attacks": ["fgsm"]})
-    with pytest.raises(UnknownModelError):
-        experiment_from_dict({"models": [{"name": "nope"}], "datasets": ["demo"], "attacks": ["fgsm"]})
+def test_unknown_model_in_a_config_is_a_config_error(tmp_path):
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("models: [litevsfa, litevsf]\ndatasets: [demo]\nattacks: [fgsm]\n")
+    with pytest.raises(ConfigError, match=r"models\[1\].name: unknown model 'litevsf'.*Did you mean 'litevsfa'"):
+        load_experiment(cfg)
+    exp = experiment_from_dict({"models": [{"name": "nope"}], "datasets": ["demo"], "attacks": ["fgsm"]})
+    with pytest.raises(UnknownModelError, match="unknown model 'nope'"):  # the runner checks before any work
+        run_experiment(exp, tmp_path / "out")
+    assert not (tmp_path / "out" / "results.sqlite").exists()
+    r = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "unknown model 'litevsf'" in r.output
     with pytest.raises(ConfigError, match="shipped experiments by name: demo, benchmark"):
         load_experiment("benchmarks")

@@ -246,14 +246,10 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
         if not isinstance(data.get(key), list) or not data[key]:
             raise ConfigError(f"{source}: '{key}' must be a non-empty list")
 
-    from advqa.models import MODELS
-
     models = []
     for i, item in enumerate(data["models"]):
         e = _as_entry(item, f"{source}: models[{i}]")
         _check_keys(e, {"name", "weights", "options", "defense"}, f"{source}: models[{i}]")
-        if str(e["name"]) not in MODELS:  # names and aliases; built-ins are lazy entries, nothing is imported
-            raise UnknownModelError(f"{source}: models[{i}]", str(e["name"]), MODELS.names())
         models.append(ModelSpec(str(e["name"]), e.get("weights"), dict(e.get("options") or {}),
                                 parse_defense(e.get("defense"), f"{source}: models[{i}].defense")))
 
@@ -302,13 +298,14 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
     if isinstance(eot, bool) or not isinstance(eot, int) or eot < 1:
         raise ConfigError(f"{source}: eot (EOT samples of the adaptive attacker) must be a whole number >= 1, "
                           f"got {eot!r}")
+    attackers = parse_attackers(data.get("attackers"), f"{source}: attackers")
+    executor = parse_executor(data.get("executor"), f"{source}: executor")
     return Experiment(
         name=str(data.get("name", "experiment")),
         models=tuple(models), datasets=tuple(datasets), attacks=tuple(attacks),
         seed=seed, device=str(data.get("device", "cpu")),
         save_adversarial=bool(data.get("save_adversarial", False)), examples=examples,
-        attackers=parse_attackers(data.get("attackers"), f"{source}: attackers"), eot=eot,
-        executor=parse_executor(data.get("executor"), f"{source}: executor"),
+        attackers=attackers, eot=eot, executor=executor,
     )
 
 
@@ -331,6 +328,19 @@ def parse_executor(value: Any, where: str) -> dict[str, Any]:
     return entry
 
 
+def check_models(exp: Experiment, source: str = "experiment") -> Experiment:
+    """``exp`` unchanged when every model it names is registered (names or aliases; the built-ins
+    are lazy entries, so nothing is imported); else :class:`UnknownModelError` naming the first
+    unknown entry. Loading a YAML file checks this (:func:`load_experiment`), and so does the
+    runner before any work starts."""
+    from advqa.models import MODELS
+
+    for i, m in enumerate(exp.models):
+        if m.name not in MODELS:
+            raise UnknownModelError(f"{source}: models[{i}]", m.name, MODELS.names())
+    return exp
+
+
 #: experiments shipped with advqa (``advqa/resources/<name>.yaml``), loadable by name
 SHIPPED = ("demo", "benchmark")
 
@@ -343,7 +353,8 @@ def shipped_experiment(name: str) -> Experiment:
     if name not in SHIPPED:
         raise UnknownNameError("shipped experiment", name, SHIPPED)
     text = resources.files("advqa").joinpath(f"resources/{name}.yaml").read_text()
-    return experiment_from_dict(yaml.safe_load(text), source=f"advqa/resources/{name}.yaml")
+    source = f"advqa/resources/{name}.yaml"
+    return check_models(experiment_from_dict(yaml.safe_load(text), source=source), source)
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -359,7 +370,7 @@ def load_experiment(path: str | Path) -> Experiment:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return experiment_from_dict(data, source=str(path))
+    return check_models(experiment_from_dict(data, source=str(path)), str(path))
 
 
 def demo_experiment() -> Experiment:
