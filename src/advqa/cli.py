@@ -202,6 +202,34 @@ def _summary_table(summary: list[dict], title: str) -> None:
     Console(width=220).print(table)
 
 
+def _msu_table(summary: list[dict]) -> None:
+    """The MSU benchmark's scores (Antsiferova et al., AAAI 2024) of each summary row."""
+    if not any(s["n"] for s in summary):
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    def ci(s: dict, key: str) -> str:
+        lo, hi = s.get(f"{key}_lo"), s.get(f"{key}_hi")
+        tail = "" if lo is None or lo != lo or hi != hi else f" [{_f(lo, 3)}, {_f(hi, 3)}]"
+        return _f(s[key], 3) + tail
+
+    defended = any(s.get("defense") or s.get("attacker") for s in summary)
+    table = Table(title="MSU benchmark scores (scaled with the clean scores of each set; [95% interval]; "
+                        "robustness: higher is more robust)")
+    for col in ("model", *(("defense",) if defended else ()), "dataset", "attack",
+                *(("attacker",) if defended else ()), "robustness", "abs. gain", "rel. gain", "Wasserstein", "energy", "SRCC change"):
+        table.add_column(col, justify="left" if col in ("model", "defense", "dataset", "attack", "attacker")
+                         else "right")
+    for s in summary:
+        if not s["n"]:
+            continue
+        table.add_row(s["model"], *((s["defense"] or "-",) if defended else ()), s["dataset"], s["attack"],
+                      *((s["attacker"] or "-",) if defended else ()), ci(s, "robustness"), ci(s, "abs_gain"),
+                      ci(s, "rel_gain"), _f(s["wasserstein"], 3), _f(s["energy"], 3), ci(s, "srcc_change"))
+    Console(width=220).print(table)
+
+
 def _cost_table(costs: list[dict]) -> None:
     """Each defence's clean-accuracy cost (undefended -> defended clean SRCC / PLCC)."""
     if not costs:
@@ -359,6 +387,7 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
         summary = summarize(store)
         costs = defense_costs(store)
     _summary_table(summary, f"advqa run: {exp.name}  (values: before -> after attack)")
+    _msu_table(summary)
     _cost_table(costs)
     click.echo(f"rows computed: {result.computed}, reused from earlier runs: {result.reused}, "
                f"videos skipped: {len(result.skipped)}")
@@ -779,6 +808,7 @@ def results(location: str, fmt: str, per_video: bool, costs: bool, output: str |
             return
         else:
             _summary_table(data, f"results in {db}")
+            _msu_table(data)
             return
     if fmt == "latex":
         if not costs:

@@ -247,6 +247,7 @@ def test_cards_of_registered_models(tmp_path, folder_dataset, tiny_registered):
     r = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--out", str(out), "--quiet"])
     assert r.exit_code == 0, r.output
     assert f"leaderboard: {out / 'leaderboard.html'}" in r.output
+    assert "MSU benchmark scores" in r.output  # the run prints the MSU scores too
     with ResultStore(out / "results.sqlite") as s:
         lb = leaderboard(s)
     from advqa.models import card

@@ -254,9 +254,10 @@ table{border-collapse:collapse;font-size:13px;margin:1em 0}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
 th{background:#f2f2f2;cursor:pointer;user-select:none;white-space:nowrap}
 th[aria-sort=ascending]::after{content:" \\25B2"} th[aria-sort=descending]::after{content:" \\25BC"}
-td.l{text-align:left} td{white-space:nowrap} .ci{color:#777;font-size:11px}
+td.l{text-align:left} td{white-space:nowrap} .ci{display:block;color:#777;font-size:11px}
+.wide{overflow-x:auto}
 .cards{display:flex;flex-wrap:wrap;gap:12px}
-.card{border:1px solid #ccc;border-radius:6px;padding:10px 14px;width:380px;font-size:13px}
+.card{border:1px solid #ccc;border-radius:6px;padding:10px 14px;min-width:380px;max-width:600px;font-size:13px}
 .card h3{margin:0 0 6px 0} .card table{font-size:12px;margin:6px 0}
 .note{color:#666;font-size:13px}
 """
@@ -363,7 +364,7 @@ def render(lb: Leaderboard, *, title: str = "advqa leaderboard") -> str:
             ("clean_srcc", "clean SRCC"), ("all_robustness", "robustness (all attacks)"),
             ("all_abs_gain", "abs. gain (all attacks)"), *[(f"attack:{a}", a) for a in lb.attacks]]
     p.append("<h2>Robustness score per attack</h2>")
-    p.append("<table id='leaderboard' class='sortable'>" + _head(cols) + "<tbody>")
+    p.append("<div class='wide'><table id='leaderboard' class='sortable'>" + _head(cols) + "<tbody>")
     for i, e in enumerate(lb.entries, 1):
         cells = [_num(i), f"<td class='l'><a href='#card-{html.escape(file_slug(e.model))}'>{html.escape(e.model)}</a></td>",
                  *([_text(e.defense)] if defended else []), _text(e.dataset), *([_text(e.attacker)] if defended else []),
@@ -372,7 +373,7 @@ def render(lb: Leaderboard, *, title: str = "advqa leaderboard") -> str:
                  _num(e.all["abs_gain"])]
         cells += [_num(e.attacks[a]["robustness"]) if a in e.attacks else _num(None) for a in lb.attacks]
         p.append("<tr>" + "".join(cells) + "</tr>")
-    p.append("</tbody></table>")
+    p.append("</tbody></table></div>")
 
     p.append("<h2>All scores</h2><p class='note'>One row per model and attack. ΔSRCC / ΔPLCC: change of the "
              "correlation with MOS (after − before) with a 95% paired-bootstrap interval. Wasserstein and energy: "
@@ -384,7 +385,7 @@ def render(lb: Leaderboard, *, title: str = "advqa leaderboard") -> str:
              ("plcc_change", "ΔPLCC"), ("abs_gain", "abs. gain"), ("rel_gain", "rel. gain"),
              ("robustness", "robustness"), ("wasserstein", "Wasserstein"), ("energy", "energy"),
              ("linf", "L∞ ×255"), ("psnr", "PSNR dB")]
-    p.append("<table id='scores' class='sortable'>" + _head(cols2) + "<tbody>")
+    p.append("<div class='wide'><table id='scores' class='sortable'>" + _head(cols2) + "<tbody>")
     for e in lb.entries:
         for a in lb.attacks:
             s = e.attacks.get(a)
@@ -399,7 +400,7 @@ def render(lb: Leaderboard, *, title: str = "advqa leaderboard") -> str:
                      _num_ci(s["robustness"], s["robustness_lo"], s["robustness_hi"]),
                      _num(s["wasserstein"]), _num(s["energy"]), _num(s["linf"] * 255, 2), _num(s["psnr"], 2)]
             p.append("<tr>" + "".join(cells) + "</tr>")
-    p.append("</tbody></table>")
+    p.append("</tbody></table></div>")
 
     p.append("<h2>Model cards</h2><div class='cards'>")
     by_model: dict[str, list[Entry]] = defaultdict(list)
