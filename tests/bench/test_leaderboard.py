@@ -312,3 +312,35 @@ def test_unknown_model_in_a_config_is_a_config_error(tmp_path):
     assert r.exit_code == 2 and "unknown model 'litevsf'" in r.output
     with pytest.raises(ConfigError, match="shipped experiments by name: demo, benchmark"):
         load_experiment("benchmarks")
+
+
+def test_leaderboard_score_option_rejects_unknown_scores(store_path):
+    r = CliRunner().invoke(cli, ["leaderboard", str(store_path), "--export", "csv", "--score", "accuracy"])
+    assert r.exit_code == 2 and "accuracy" in r.output
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_shipped_benchmark_runs_and_its_leaderboard_renders(tmp_path):
+    """The shipped benchmark on 2 demo videos, 1 frame each: every MSU attack raises litevsfa's
+    score within Linf 10/255, and the leaderboard page shows those numbers in Chromium."""
+    import dataclasses
+
+    exp = load_experiment("benchmark")
+    exp = dataclasses.replace(exp, datasets=(dataclasses.replace(exp.datasets[0], videos=3, max_frames=1),))
+    rep = run_experiment(exp, tmp_path / "out")
+    assert rep.computed == 3 * len(exp.attacks) and not rep.skipped
+    page = build_leaderboard(rep.database)
+    with ResultStore(rep.database) as s:
+        rows = s.rows()
+        lb = leaderboard(s)
+    assert all(r["adv_score"] > r["clean_score"] for r in rows)  # the benchmark's attacks push quality up
+    assert max(r["linf"] for r in rows) <= 10 / 255 + 1e-6
+    (entry,) = lb.entries
+    assert set(entry.attacks) == {"fgsm", "ifgsm", "mifgsm", "amifgsm"}
+    assert all(s["abs_gain"] > 0 for s in entry.attacks.values())
+    dom = _dom(tmp_path, page)
+    for label, s in entry.attacks.items():
+        assert f"data-key=\"attack:{label}\"" in dom
+        assert f">{s['robustness']:.3f}<" in dom
+    assert "EfficientNet-Lite0" in dom  # litevsfa's card
