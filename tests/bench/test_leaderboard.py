@@ -344,3 +344,10 @@ def test_shipped_benchmark_runs_and_its_leaderboard_renders(tmp_path):
         assert f"data-key=\"attack:{label}\"" in dom
         assert f">{s['robustness']:.3f}<" in dom
     assert "EfficientNet-Lite0" in dom  # litevsfa's card
+
+
+def test_cli_score_choices_are_the_leaderboard_scores():
+    from advqa.bench.leaderboard import SCORES
+
+    opt = next(p for p in cli.commands["leaderboard"].params if p.name == "score")
+    assert list(opt.type.choices) == list(SCORES)
