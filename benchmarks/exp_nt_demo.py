@@ -45,16 +45,16 @@ log = logging.getLogger("nt")
 RECIPE = {"trainable": list(NT_TRAINABLE), "frames": 2, "batch_size": 4, "epochs": 1, "lr": 1e-4, "seed": 0}
 
 
-def model_for(label: str, lam: float | None, cache: Path) -> torch.nn.Module:
+def model_for(label: str, lam: float | None, cache: Path, epochs: int = 1) -> torch.nn.Module:
     if label == "litevsfa":
         return create("litevsfa")
-    if lam == NT_LAMBDA:
+    if lam == NT_LAMBDA and epochs == RECIPE["epochs"]:
         return create("litevsfa-nt")
-    path = cache / f"litevsfa_nt_lambda{lam:g}.pt"
+    path = cache / f"litevsfa_nt_lambda{lam:g}" + ("" if epochs == 1 else f"_epochs{epochs}") + ".pt"
     model = create("litevsfa")
     if not path.is_file():
         t0 = time.perf_counter()
-        res = finetune(model, load_demo("train"), nt_lambda=lam, progress=True, **RECIPE)
+        res = finetune(model, load_demo("train"), nt_lambda=lam, progress=True, **{**RECIPE, "epochs": epochs})
         torch.save(res.state_dict, path)
         log.info("trained lambda %g in %.0f s: %s", lam, time.perf_counter() - t0, res.history)
     else:
@@ -62,9 +62,10 @@ def model_for(label: str, lam: float | None, cache: Path) -> torch.nn.Module:
     return model
 
 
-def labels(lambdas: list[float]) -> list[tuple[str, float | None]]:
-    return [("litevsfa", None)] + [(f"nt lambda={lam:g}" + (" (litevsfa-nt)" if lam == NT_LAMBDA else ""), lam)
-                                   for lam in lambdas]
+def labels(lambdas: list[float], epochs: int = 1) -> list[tuple[str, float | None]]:
+    more = "" if epochs == 1 else f" epochs={epochs}"
+    return [("litevsfa", None)] + [(f"nt lambda={lam:g}{more}" + (" (litevsfa-nt)" if lam == NT_LAMBDA and not more
+                                                                 else ""), lam) for lam in lambdas]
 
 
 def table(rows: list[tuple[str, dict]], attack_names: list[str]) -> str:
@@ -84,8 +85,9 @@ def table(rows: list[tuple[str, dict]], attack_names: list[str]) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cache", type=Path, required=True, help="folder for fine-tuned weights and scores")
-    p.add_argument("--lambdas", type=float, nargs="+", default=[0.0, NT_LAMBDA, 1e-2])
-    p.add_argument("--attacks", nargs="+", default=["fgsm", "ifgsm", "pgd"])
+    p.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 1e-4, NT_LAMBDA, 1e-2])
+    p.add_argument("--epochs", type=int, default=1, help="fine-tuning epochs of the lambda variants (litevsfa-nt: 1)")
+    p.add_argument("--attacks", nargs="+", default=["fgsm", "pgd"])
     p.add_argument("--eps", type=float, default=PAPER_EPS)
     p.add_argument("--frames", type=int, default=2)
     p.add_argument("--max-videos", type=int, help="a seeded subset of the 70 test videos")
@@ -100,12 +102,12 @@ def main() -> None:
     samples = list(test)
     tag = f"f{args.frames}_n{len(samples)}_eps{args.eps:g}"
     rows = []
-    for label, lam in labels(args.lambdas):
+    for label, lam in labels(args.lambdas, args.epochs):
         path = args.cache / f"scores_{label.split(' (')[0].replace(' ', '_')}_{tag}.json"
         rec = json.loads(path.read_text()) if path.is_file() else None
         missing = [a for a in args.attacks if rec is None or a not in rec["adv"]]
         if missing and (args.only is None or args.only == label.split(" (")[0]):
-            model = model_for(label, lam, args.cache)
+            model = model_for(label, lam, args.cache, args.epochs)
             new = attack_records(model, samples, attacks(missing, args.eps), args.frames, label)
             if rec is None:
                 rec = new
