@@ -218,6 +218,15 @@ def _cost_table(costs: list[dict]) -> None:
     Console(width=220).print(table)
 
 
+def _defended(model, names: tuple[str, ...], pairs: tuple[str, ...]):  # noqa: ANN001, ANN202
+    """``model`` wrapped in the ``--defense`` chain (itself when none is given)."""
+    if not names and not pairs:
+        return model
+    from advqa.defenses import create as create_defense
+
+    return create_defense([dict(e) for e in _defense_spec(names, pairs)], model)
+
+
 def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict, ...]:
     """``--defense`` names (a chain, in the order given) with ``-D KEY=VALUE`` options: plain keys
     for a single defence, ``NAME.KEY=VALUE`` to address one defence of a chain."""
@@ -370,18 +379,23 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
+@click.option("--defense", "defense_names", multiple=True, metavar="NAME",
+              help="Defend the model with this defence; repeat for a chain (applied in the order given).")
+@click.option("-D", "--defense-option", "defense_options", multiple=True, metavar="KEY=VALUE",
+              help="Defence option, e.g. -D quality=50; NAME.KEY=VALUE for one defence of a chain.")
 def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, device: str,
-          max_frames: int | None, seed: int, as_json: bool, model_options: tuple[str, ...]) -> None:
+          max_frames: int | None, seed: int, as_json: bool, model_options: tuple[str, ...],
+          defense_names: tuple[str, ...] = (), defense_options: tuple[str, ...] = ()) -> None:
     """Score video files with a quality model (any size and length)."""
     import torch
 
     from advqa.bench.runner import load_clip
     from advqa.models import DEFAULT_MODEL, create
 
-    name = model_name or DEFAULT_MODEL
-    model = create(name, weights=weights, device=device, **_options(model_options))
-    if getattr(model, "stochastic", False):
-        model.seed(seed)
+    model = _defended(create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options)),
+                      defense_names, defense_options)
+    name = model.card.name
+    model.seed(seed)
     failures = 0
     for path in videos:
         try:
@@ -418,9 +432,14 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
               help="Attack parameter, e.g. -P iterations=10 -P context=frame -P frames_per_round=2 -P queries=500.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
+@click.option("--defense", "defense_names", multiple=True, metavar="NAME",
+              help="Defend the model with this defence; repeat for a chain (applied in the order given).")
+@click.option("-D", "--defense-option", "defense_options", multiple=True, metavar="KEY=VALUE",
+              help="Defence option, e.g. -D quality=50; NAME.KEY=VALUE for one defence of a chain.")
 def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss: str | None, model_name: str | None,
            weights: str | None, mos: float | None, target: float | None, max_frames: int | None, device: str,
-           seed: int, output: str | None, attack_params: tuple[str, ...], model_options: tuple[str, ...]) -> None:
+           seed: int, output: str | None, attack_params: tuple[str, ...], model_options: tuple[str, ...],
+           defense_names: tuple[str, ...] = (), defense_options: tuple[str, ...] = ()) -> None:
     """Attack one video file and print the score before and after."""
     import torch
 
@@ -432,9 +451,9 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
     if loss:
         params["loss"] = loss
     atk = create_attack(attack_name, norm=norm, eps=_eps(eps), seed=seed, **params)
-    model = create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options))
-    if getattr(model, "stochastic", False):
-        model.seed(seed)
+    model = _defended(create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options)),
+                      defense_names, defense_options)
+    model.seed(seed)
     clip = load_clip(video, max_frames).to(device)
     res = atk(model, clip, mos=mos, target=target, generator=torch.Generator().manual_seed(seed))
     click.echo(f"{video}: {res.clean_score:.4f} -> {res.adv_score:.4f} ({atk.name}, {res.threat.norm} "
@@ -533,8 +552,15 @@ def probe(videos: tuple[str, ...]) -> None:
 
     for path in videos:
         info = probe_video(path)
+        notes = ["frame count from the MP4 sample table" if info.frames_source == "header"
+                 else "frames counted by demuxing"]
+        if info.header_frames and info.header_frames != info.frames:
+            notes.append(f"the header declares {info.header_frames}")
+        if info.nominal_fps and abs(info.fps - info.nominal_fps) > 1e-3 * info.nominal_fps:
+            notes.append(f"nominal {info.nominal_fps:.3f} fps; timestamps have gaps (variable frame rate "
+                         "or dropped frames)")
         click.echo(f"{path}: {info.frames} frames, {info.width}x{info.height}, {info.fps:.3f} fps, "
-                   f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt}")
+                   f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt} ({'; '.join(notes)})")
 
 
 @cli.command()

@@ -63,6 +63,8 @@ class ThreatModel(ABC):
 
     #: short name used in configs, tables and the results store
     norm: ClassVar[str] = "?"
+    #: whether the budget constrains each frame on its own (so it can be projected frame by frame)
+    per_frame: ClassVar[bool] = True
     eps: float
 
     def bind(self, clean: Tensor) -> ThreatModel:
@@ -234,6 +236,7 @@ class VideoL2Ball(ThreatModel):
     """
 
     norm: ClassVar[str] = "l2-video"
+    per_frame: ClassVar[bool] = False
 
     def __init__(self, radius: float) -> None:
         if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not math.isfinite(radius) \

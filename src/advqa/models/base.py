@@ -1,4 +1,4 @@
-"""The QualityModel contract and model cards (design.md §2).
+"""The QualityModel contract and model cards.
 
 A :class:`QualityModel` maps a video tensor ``(B, T, 3, H, W)`` (float32, RGB, [0, 1]) to scores
 ``(B,)`` in the model's own scale. All preprocessing happens inside ``forward`` so that the score
