@@ -50,7 +50,7 @@ def model_for(label: str, lam: float | None, cache: Path, epochs: int = 1) -> to
         return create("litevsfa")
     if lam == NT_LAMBDA and epochs == RECIPE["epochs"]:
         return create("litevsfa-nt")
-    path = cache / f"litevsfa_nt_lambda{lam:g}" + ("" if epochs == 1 else f"_epochs{epochs}") + ".pt"
+    path = cache / (f"litevsfa_nt_lambda{lam:g}" + ("" if epochs == 1 else f"_epochs{epochs}") + ".pt")
     model = create("litevsfa")
     if not path.is_file():
         t0 = time.perf_counter()

@@ -66,3 +66,14 @@ def test_nt_model_has_a_smaller_input_gradient_on_real_frames(models) -> None:
         norms.append(float(grad.abs().sum()) * 128 / 255)
     assert norms[0] == pytest.approx(1631, rel=0.05)
     assert norms[1] < 0.8 * norms[0], norms
+
+
+def test_a_shipped_file_that_does_not_match_the_card_is_refused(monkeypatch) -> None:
+    """The factory hashes the packaged file before loading it: a changed file (here: a card hash
+    that no longer matches it) raises WeightsError naming the expected SHA-256."""
+    import advqa.models.litevsfa_nt as nt_module
+
+    wrong = "0" * 64
+    monkeypatch.setattr(nt_module, "NT_SHA256", wrong)
+    with pytest.raises(WeightsError, match=f"does not match the SHA-256 in litevsfa-nt's card \\({wrong}\\)"):
+        create_litevsfa_nt()
