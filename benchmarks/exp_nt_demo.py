@@ -18,7 +18,42 @@ only prints. Every video is scored on ``--frames`` frames (evenly spaced from fr
     python benchmarks/exp_nt_demo.py --cache /tmp/nt_demo --only litevsfa  # one model's rows
 
 (``--only`` computes one model, so several processes can share the work; the table lists what
-the cache holds.)
+the cache holds.) Cost on one CPU core (measured on a shared 2-core machine, so an upper bound):
+fine-tuning one lambda variant over the 322 train videos 4.5 min (lambda 0) to 8 min (NT), the
+clean + FGSM + PGD scores of one model on the 70 test videos 3-9 min; the default sweep (three
+variants to train, five models to attack) is about an hour from an empty cache. ``--max-videos
+20`` with ``--lambdas 1e-3`` (only the shipped models, nothing to train) runs in a few minutes.
+
+Result (default settings, all 70 test videos, 2 frames each; KROCCc: clean vs attacked scores;
+R: Eq. S5, log10; |shift|: mean |attacked - clean| on the 1-5 scale)::
+
+    model                                  SRCC    PLCC   KROCC  KROCCc      R |shift|
+    ----------------------------------------------------------------------------------
+    litevsfa                     clean    0.863   0.893   0.682
+                                 fgsm    -0.457  -0.561  -0.282  -0.257  0.271   1.827
+                                 pgd     -0.589  -0.809  -0.399  -0.387 -0.107   3.859
+    nt lambda=0                  clean    0.851   0.872   0.667
+                                 fgsm    -0.593  -0.677  -0.378  -0.343  0.239   1.843
+                                 pgd     -0.651  -0.803  -0.436  -0.421 -0.076   3.430
+    nt lambda=0.0001             clean    0.844   0.880   0.659
+                                 fgsm    -0.533  -0.634  -0.346  -0.246  0.273   1.713
+                                 pgd     -0.606  -0.827  -0.410  -0.306 -0.033   3.140
+    nt lambda=0.001 (litevsfa-nt) clean    0.822   0.859   0.640
+                                 fgsm    -0.147  -0.233  -0.072  -0.035  0.456   1.289
+                                 pgd     -0.345  -0.619  -0.217  -0.114 -0.008   3.125
+    nt lambda=0.01               clean    0.810   0.857   0.624
+                                 fgsm    -0.152  -0.234  -0.082  -0.028  0.466   1.282
+                                 pgd     -0.311  -0.610  -0.201  -0.092 -0.008   3.151
+
+The paper's direction holds, but weakly: NT at lambda 1e-3 costs 0.04 clean SRCC and raises the
+FGSM-attacked SRCC from -0.46 to -0.15 and R from 0.27 to 0.46, which plain fine-tuning with the
+same recipe (lambda 0) does not (-0.59, 0.24); lambda 1e-4 is close to lambda 0 and 1e-2 close to
+1e-3. The attack still reverses the ranking of every model at a one-gray-level budget, and
+against 5-step PGD the NT models keep a higher SRCC (-0.35 vs -0.59) but R is about 0 for all
+(mean shifts above 3 points on the 1-5 scale): fine-tuning only litevsfa's head scales its
+sensitivity down, it does not make the frozen ImageNet backbone robust. For scale, the paper's
+FGSM KROCC against MOS (Table S4, baseline / +NT, trained end to end) goes 0.020 / 0.610
+(HyperIQA), -0.146 / 0.136 (DBCNN), -0.197 / -0.184 (LinearityIQA); here -0.282 / -0.072.
 """
 from __future__ import annotations
 
