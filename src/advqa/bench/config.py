@@ -45,7 +45,17 @@ from typing import Any
 
 import yaml
 
-from advqa.errors import ConfigError
+from advqa.errors import ConfigError, UnknownNameError
+
+
+class UnknownModelError(ConfigError, UnknownNameError):
+    """A configuration names a model that is not registered (a :class:`ConfigError` naming the
+    entry, and an :class:`UnknownNameError` with close matches)."""
+
+    def __init__(self, where: str, name: str, known: list[str]) -> None:
+        UnknownNameError.__init__(self, "model", name, known)
+        self.args = (f"{where}.name: {self.args[0]} A model that is not built in must be registered "
+                     "(advqa.models.register) before the experiment is loaded.",)
 
 
 #: How an attack treats a defended model (Athalye, Carlini, Wagner, "Obfuscated Gradients Give a
@@ -369,13 +379,14 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
     if isinstance(eot, bool) or not isinstance(eot, int) or eot < 1:
         raise ConfigError(f"{source}: eot (EOT samples of the adaptive attacker) must be a whole number >= 1, "
                           f"got {eot!r}")
+    attackers = parse_attackers(data.get("attackers"), f"{source}: attackers")
+    executor = parse_executor(data.get("executor"), f"{source}: executor")
     return Experiment(
         name=str(data.get("name", "experiment")),
         models=tuple(models), datasets=tuple(datasets), attacks=tuple(attacks),
         seed=seed, device=str(data.get("device", "cpu")),
         save_adversarial=bool(data.get("save_adversarial", False)), examples=examples,
-        attackers=parse_attackers(data.get("attackers"), f"{source}: attackers"), eot=eot,
-        executor=parse_executor(data.get("executor"), f"{source}: executor"), certify=certify,
+        attackers=attackers, eot=eot, executor=executor, certify=certify,
     )
 
 
@@ -398,19 +409,51 @@ def parse_executor(value: Any, where: str) -> dict[str, Any]:
     return entry
 
 
+def check_models(exp: Experiment, source: str = "experiment") -> Experiment:
+    """``exp`` unchanged when every model it names is registered (names or aliases; the built-ins
+    are lazy entries, so nothing is imported); else :class:`UnknownModelError` naming the first
+    unknown entry. Loading a YAML file checks this (:func:`load_experiment`), and so does the
+    runner before any work starts."""
+    from advqa.models import MODELS
+
+    for i, m in enumerate(exp.models):
+        if m.name not in MODELS:
+            raise UnknownModelError(f"{source}: models[{i}]", m.name, MODELS.names())
+    return exp
+
+
+#: experiments shipped with advqa (``advqa/resources/<name>.yaml``), loadable by name
+SHIPPED = ("demo", "benchmark")
+
+
+def shipped_experiment(name: str) -> Experiment:
+    """A shipped experiment by name: ``demo`` (what ``advqa run`` runs) or ``benchmark`` (the MSU
+    benchmark's attack families against the default models, scaled for a laptop)."""
+    from advqa.errors import UnknownNameError
+
+    if name not in SHIPPED:
+        raise UnknownNameError("shipped experiment", name, SHIPPED)
+    text = resources.files("advqa").joinpath(f"resources/{name}.yaml").read_text()
+    source = f"advqa/resources/{name}.yaml"
+    return check_models(experiment_from_dict(yaml.safe_load(text), source=source), source)
+
+
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate a YAML experiment file."""
+    """Read and validate a YAML experiment file, or a shipped experiment by name (:data:`SHIPPED`)
+    when no file of that name exists."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"experiment file {path} does not exist")
+        if str(path) in SHIPPED:
+            return shipped_experiment(str(path))
+        raise ConfigError(f"experiment file {path} does not exist (shipped experiments by name: "
+                          f"{', '.join(SHIPPED)})")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return experiment_from_dict(data, source=str(path))
+    return check_models(experiment_from_dict(data, source=str(path)), str(path))
 
 
 def demo_experiment() -> Experiment:
     """The experiment ``advqa run`` runs with no arguments (shipped as resources/demo.yaml)."""
-    text = resources.files("advqa").joinpath("resources/demo.yaml").read_text()
-    return experiment_from_dict(yaml.safe_load(text), source="advqa/resources/demo.yaml")
+    return shipped_experiment("demo")

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from advqa.bench import protocol
-from advqa.bench.config import Experiment
+from advqa.bench.config import Experiment, check_models
 from advqa.bench.executors import Executor, SerialExecutor
 from advqa.bench.jobs import (
     AnyJob,
@@ -168,6 +168,7 @@ def run_experiment(exp: Experiment, out_dir: str | Path, *, progress: Progress |
     # Validate every name before any work starts.
     for a in exp.attacks:
         attack_registry.attack_class(a.name)
+    check_models(exp)
     for m in exp.models:
         model_registry.card(m.name)
     sets = {protocol.dataset_key(d): protocol.attacked_set(d, exp.seed) for d in exp.datasets}
