@@ -247,6 +247,25 @@ def _cost_table(costs: list[dict]) -> None:
     Console(width=220).print(table)
 
 
+def _certified_table(cert: list[dict]) -> None:
+    """Median certified interval width per (model, dataset, settings, radius)."""
+    if not cert:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="certified score bounds (randomised smoothing; width: median over videos, "
+                        "inf where half or more abstain)")
+    for col in ("model", "dataset", "bound", "sigma", "n draws", "alpha", "radius", "RMS x255", "videos",
+                "abstained", "width"):
+        table.add_column(col, justify="left" if col in ("model", "dataset", "bound") else "right")
+    for c in cert:
+        table.add_row(c["model"] + (f"+{c['defense']}" if c["defense"] else ""), c["dataset"], c["bound"],
+                      f"{c['sigma']:g}", str(c["samples"]), f"{c['alpha']:g}", f"{c['radius']:g}",
+                      _f(c["rms_255"]), str(c["n"]), str(c["abstained"]), _f(c["width_median"]))
+    Console(width=220).print(table)
+
+
 def _defended(model, names: tuple[str, ...], pairs: tuple[str, ...]):  # noqa: ANN001, ANN202
     """``model`` wrapped in the ``--defense`` chain (itself when none is given)."""
     if not names and not pairs:
@@ -337,7 +356,7 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
     from advqa.bench.report import build_report
     from advqa.bench.runner import run_experiment
     from advqa.bench.store import ResultStore
-    from advqa.bench.aggregate import defense_costs, summarize
+    from advqa.bench.aggregate import certified_summary, defense_costs, summarize
 
     exp = load_experiment(config_path) if config_path else demo_experiment()
     changes: dict[str, object] = {}
@@ -386,11 +405,16 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
     with ResultStore(result.database) as store:
         summary = summarize(store)
         costs = defense_costs(store)
-    _summary_table(summary, f"advqa run: {exp.name}  (values: before -> after attack)")
-    _msu_table(summary)
+        cert = certified_summary(store)
+    if summary or not cert:
+        _summary_table(summary, f"advqa run: {exp.name}  (values: before -> after attack)")
+        _msu_table(summary)
     _cost_table(costs)
+    _certified_table(cert)
     click.echo(f"rows computed: {result.computed}, reused from earlier runs: {result.reused}, "
                f"videos skipped: {len(result.skipped)}")
+    if result.certified or result.certified_reused:
+        click.echo(f"videos certified: {result.certified}, reused: {result.certified_reused}")
     if result.fitted or result.states_reused:
         click.echo(f"attack states fitted: {result.fitted}, reused: {result.states_reused} "
                    f"({result.out_dir / 'states'})")
@@ -777,8 +801,10 @@ def _write(text: str, output: str | None, n: int) -> None:
               show_default=True, help="latex: a booktabs tabular of the summary's main columns (or of the costs).")
 @click.option("--rows", "per_video", is_flag=True, help="Export per-video rows instead of the summary.")
 @click.option("--costs", is_flag=True, help="Export each defence's clean-accuracy cost instead of the summary.")
+@click.option("--certified", is_flag=True,
+              help="Export the certified bounds (median width per radius; with --rows, one row per video and radius).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
-def results(location: str, fmt: str, per_video: bool, costs: bool, output: str | None) -> None:
+def results(location: str, fmt: str, per_video: bool, costs: bool, certified: bool, output: str | None) -> None:
     """List or export results from a run folder or a results.sqlite file.
 
     The summary and the rows carry the defence and attacker columns ('' for an undefended model);
@@ -787,20 +813,38 @@ def results(location: str, fmt: str, per_video: bool, costs: bool, output: str |
     intervals. CSV and JSON hold every column at full precision (JSON writes an undefined value as
     null); LaTeX rounds to 3 decimals.
     """
-    from advqa.bench.aggregate import COST_COLUMNS, SUMMARY_COLUMNS, defense_costs, summarize
+    from advqa.bench.aggregate import (
+        CERTIFIED_COLUMNS,
+        COST_COLUMNS,
+        SUMMARY_COLUMNS,
+        certified_summary,
+        defense_costs,
+        summarize,
+    )
     from advqa.bench.leaderboard import export
-    from advqa.bench.store import RESULT_FIELDS, ResultStore
+    from advqa.bench.store import CERTIFIED_FIELDS, RESULT_FIELDS, ResultStore
 
     db = _database(location)
-    if per_video and costs:
-        raise click.BadParameter("give --rows or --costs, not both")
+    if costs and (per_video or certified):
+        raise click.BadParameter("--costs goes alone: give --rows, --costs or --certified (or --certified --rows)")
     if per_video and fmt == "latex":
         raise click.BadParameter("per-video rows export as csv or json; latex is for the summary or --costs",
                                  param_hint="--export")
+    if certified and fmt == "latex":
+        raise click.BadParameter("certified bounds export as a table, csv or json", param_hint="--export")
     with ResultStore(db) as store:
-        data = store.rows() if per_video else defense_costs(store) if costs else summarize(store)
-    cols = RESULT_FIELDS if per_video else COST_COLUMNS if costs else SUMMARY_COLUMNS
+        if certified:
+            data = store.certified_rows() if per_video else certified_summary(store)
+        else:
+            data = store.rows() if per_video else defense_costs(store) if costs else summarize(store)
+    if certified:
+        cols = CERTIFIED_FIELDS if per_video else CERTIFIED_COLUMNS
+    else:
+        cols = RESULT_FIELDS if per_video else COST_COLUMNS if costs else SUMMARY_COLUMNS
     if fmt == "table":
+        if certified and not per_video:
+            _certified_table(data)
+            return
         if per_video:
             fmt = "csv"
         elif costs:

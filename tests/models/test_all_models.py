@@ -19,8 +19,8 @@ def _build(name: str) -> torch.nn.Module:
         return VSFA().eval()
     if name == "mdtvsfa":
         return MDTVSFA().eval()
-    if name == "litevsfa":
-        return create("litevsfa")
+    if name in ("litevsfa", "litevsfa-nt"):
+        return create(name)
     if name in ("fastvqa", "fastervqa"):
         return create(name, pretrained=False, num_clips=1)
     if name == "dover":

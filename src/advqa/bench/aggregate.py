@@ -12,6 +12,10 @@ norms, queries and time per video.
 
 :func:`defense_costs` gives each defence's clean-accuracy cost: the clean SRCC / PLCC of the
 defended model against those of its undefended inner model on the same videos.
+
+:func:`certified_summary` gives, per (model, defence, dataset, certification settings, radius),
+the median certified interval width over the videos (randomised smoothing; a video whose
+certificate abstains on a side counts as an infinite width).
 """
 from __future__ import annotations
 
@@ -147,6 +151,37 @@ def defense_costs(store: ResultStore) -> list[dict[str, Any]]:
             row.update(srcc_cost=row["srcc_undefended"] - row["srcc_defended"],
                        plcc_cost=row["plcc_undefended"] - row["plcc_defended"])
         out.append(row)
+    return out
+
+
+CERTIFIED_COLUMNS = ("model", "defense", "dataset", "bound", "sigma", "samples", "alpha", "radius", "n", "abstained",
+                     "skipped", "width_median", "width_min", "width_max", "score_median", "rms_255", "config_hash")
+
+
+def certified_summary(store: ResultStore) -> list[dict[str, Any]]:
+    """One dict (:data:`CERTIFIED_COLUMNS`) per (model, defence, dataset, config hash, radius),
+    ordered by model, dataset, defence, settings and radius: ``n`` certified videos, how many
+    abstained on a side, the median / min / max interval width over the ``n`` videos (an
+    abstaining video's width is infinite, so the median is infinite when half or more abstain),
+    the median smoothed score and the median per-frame RMS x255 equivalent of the radius."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for row in store.certified_rows():
+        groups[(row["model"], row["dataset"], row["defense"], row["config_hash"], float(row["radius"]))].append(row)
+    out = []
+    for (model, dataset, defense, chash, radius), rows in sorted(groups.items()):
+        ok = [r for r in rows if r["status"] == "ok"]
+        first = rows[0]
+        summary: dict[str, Any] = dict.fromkeys(CERTIFIED_COLUMNS, float("nan"))
+        summary.update(model=model, defense=defense, dataset=dataset, bound=first["bound"], sigma=first["sigma"],
+                       samples=first["samples"], alpha=first["alpha"], radius=radius, n=len(ok),
+                       abstained=sum(1 for r in ok if r["abstained"]), skipped=len(rows) - len(ok), config_hash=chash)
+        if ok:
+            widths = np.array([math.inf if r["width"] is None else float(r["width"]) for r in ok])
+            summary.update(width_median=float(np.median(widths)), width_min=float(widths.min()),
+                           width_max=float(widths.max()),
+                           score_median=float(np.median([float(r["score"]) for r in ok])),
+                           rms_255=float(np.median([float(r["rms_255"]) for r in ok])))
+        out.append(summary)
     return out
 
 
