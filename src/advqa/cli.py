@@ -301,7 +301,7 @@ def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict,
 
 @cli.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
-              help="Experiment YAML (models x datasets x attacks), or a shipped one by name: demo, benchmark.")
+              help="Experiment YAML (models x datasets x attacks), or a shipped one by name: demo, benchmark, certify, defenses.")
 @click.option("--model", "model_names", multiple=True, help="Model name(s); default: the demo's (litevsfa).")
 @click.option("--weights", help="Weights file or URL for the (single) model.")
 @click.option("--attack", "attack_names", multiple=True, help="Attack name(s): whitebox, pgd, fgsm, ifgsm, mifgsm, amifgsm, patch, simba.")

@@ -310,8 +310,20 @@ def test_unknown_model_in_a_config_is_a_config_error(tmp_path):
     assert not (tmp_path / "out" / "results.sqlite").exists()
     r = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "unknown model 'litevsf'" in r.output
-    with pytest.raises(ConfigError, match="shipped experiments by name: demo, benchmark"):
+    with pytest.raises(ConfigError, match="shipped experiments by name: benchmark, certify, demo"):
         load_experiment("benchmarks")
+
+
+def test_every_shipped_experiment_loads_by_name():
+    """SHIPPED lists every YAML file in advqa/resources, and each one loads by its name."""
+    from importlib import resources
+
+    from advqa.bench.config import SHIPPED
+
+    files = sorted(p.name for p in resources.files("advqa").joinpath("resources").iterdir() if p.name.endswith(".yaml"))
+    assert [f"{n}.yaml" for n in SHIPPED] == files and {"demo", "benchmark", "certify"} <= set(SHIPPED)
+    for name in SHIPPED:
+        assert load_experiment(name).models
 
 
 def test_leaderboard_score_option_rejects_unknown_scores(store_path):

@@ -422,13 +422,17 @@ def check_models(exp: Experiment, source: str = "experiment") -> Experiment:
     return exp
 
 
-#: experiments shipped with advqa (``advqa/resources/<name>.yaml``), loadable by name
-SHIPPED = ("demo", "benchmark")
+#: experiments shipped with advqa (``advqa/resources/<name>.yaml``), loadable by name: ``demo``,
+#: ``benchmark``, ``certify``, ``defenses``
+SHIPPED = tuple(sorted(p.name[:-5] for p in resources.files("advqa").joinpath("resources").iterdir()
+                       if p.name.endswith(".yaml")))
 
 
 def shipped_experiment(name: str) -> Experiment:
-    """A shipped experiment by name: ``demo`` (what ``advqa run`` runs) or ``benchmark`` (the MSU
-    benchmark's attack families against the default models, scaled for a laptop)."""
+    """A shipped experiment by name: ``demo`` (what ``advqa run`` runs), ``benchmark`` (the MSU
+    benchmark's attack families against the default models, scaled for a laptop), ``certify``
+    (certified intervals of litevsfa and litevsfa-nt) or ``defenses`` (SecureVQA's principles under
+    naive, non-adaptive and adaptive attackers)."""
     from advqa.errors import UnknownNameError
 
     if name not in SHIPPED:
