@@ -46,8 +46,10 @@ def attacks(names: list[str], eps: float = PAPER_EPS) -> dict[str, Any]:
     return {n: table[n]() for n in names}
 
 
-def attack_records(model: torch.nn.Module, samples: list, attack_set: dict[str, Any], frames: int) -> dict:
+def attack_records(model: torch.nn.Module, samples: list, attack_set: dict[str, Any], frames: int,
+                   label: str | None = None) -> dict:
     """Clean and attacked scores of ``model`` on every sample (``frames`` frames, offset 0)."""
+    label = label or model.card.name
     out: dict[str, Any] = {"mos": [], "clean": [], "adv": {n: [] for n in attack_set}, "names": []}
     start = time.perf_counter()
     for i, s in enumerate(samples):
@@ -61,7 +63,7 @@ def attack_records(model: torch.nn.Module, samples: list, attack_set: dict[str, 
             res = attack(model, x, mos=float(s.mos))
             out["adv"][name].append(float(res.adv_score))
         if (i + 1) % 10 == 0:
-            log.info("%s: %d/%d videos, %.0f s", model.card.name, i + 1, len(samples), time.perf_counter() - start)
+            log.info("%s: %d/%d videos, %.0f s", label, i + 1, len(samples), time.perf_counter() - start)
     return out
 
 

@@ -55,6 +55,7 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
       advqa run                 robustness evaluation on the built-in demo data
       advqa models              list the quality models and their cards
       advqa score VIDEO...      score video files with a model
+      advqa leaderboard DIR     the leaderboard page of a run (models x attacks, model cards)
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
@@ -201,6 +202,34 @@ def _summary_table(summary: list[dict], title: str) -> None:
     Console(width=220).print(table)
 
 
+def _msu_table(summary: list[dict]) -> None:
+    """The MSU benchmark's scores (Antsiferova et al., AAAI 2024) of each summary row."""
+    if not any(s["n"] for s in summary):
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    def ci(s: dict, key: str) -> str:
+        lo, hi = s.get(f"{key}_lo"), s.get(f"{key}_hi")
+        tail = "" if lo is None or lo != lo or hi != hi else f" [{_f(lo, 3)}, {_f(hi, 3)}]"
+        return _f(s[key], 3) + tail
+
+    defended = any(s.get("defense") or s.get("attacker") for s in summary)
+    table = Table(title="MSU benchmark scores (scaled with the clean scores of each set; [95% interval]; "
+                        "robustness: higher is more robust)")
+    for col in ("model", *(("defense",) if defended else ()), "dataset", "attack",
+                *(("attacker",) if defended else ()), "robustness", "abs. gain", "rel. gain", "Wasserstein", "energy", "SRCC change"):
+        table.add_column(col, justify="left" if col in ("model", "defense", "dataset", "attack", "attacker")
+                         else "right")
+    for s in summary:
+        if not s["n"]:
+            continue
+        table.add_row(s["model"], *((s["defense"] or "-",) if defended else ()), s["dataset"], s["attack"],
+                      *((s["attacker"] or "-",) if defended else ()), ci(s, "robustness"), ci(s, "abs_gain"),
+                      ci(s, "rel_gain"), _f(s["wasserstein"], 3), _f(s["energy"], 3), ci(s, "srcc_change"))
+    Console(width=220).print(table)
+
+
 def _cost_table(costs: list[dict]) -> None:
     """Each defence's clean-accuracy cost (undefended -> defended clean SRCC / PLCC)."""
     if not costs:
@@ -215,6 +244,25 @@ def _cost_table(costs: list[dict]) -> None:
         table.add_row(c["model"], c["defense"], c["dataset"], str(c["n"]),
                       f"{_f(c['srcc_undefended'])} -> {_f(c['srcc_defended'])}",
                       f"{_f(c['plcc_undefended'])} -> {_f(c['plcc_defended'])}")
+    Console(width=220).print(table)
+
+
+def _certified_table(cert: list[dict]) -> None:
+    """Median certified interval width per (model, dataset, settings, radius)."""
+    if not cert:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="certified score bounds (randomised smoothing; width: median over videos, "
+                        "inf where half or more abstain)")
+    for col in ("model", "dataset", "bound", "sigma", "n draws", "alpha", "radius", "RMS x255", "videos",
+                "abstained", "width"):
+        table.add_column(col, justify="left" if col in ("model", "dataset", "bound") else "right")
+    for c in cert:
+        table.add_row(c["model"] + (f"+{c['defense']}" if c["defense"] else ""), c["dataset"], c["bound"],
+                      f"{c['sigma']:g}", str(c["samples"]), f"{c['alpha']:g}", f"{c['radius']:g}",
+                      _f(c["rms_255"]), str(c["n"]), str(c["abstained"]), _f(c["width_median"]))
     Console(width=220).print(table)
 
 
@@ -252,7 +300,8 @@ def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict,
 
 
 @cli.command()
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Experiment YAML (models x datasets x attacks).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Experiment YAML (models x datasets x attacks), or a shipped one by name: demo, benchmark, certify, defenses.")
 @click.option("--model", "model_names", multiple=True, help="Model name(s); default: the demo's (litevsfa).")
 @click.option("--weights", help="Weights file or URL for the (single) model.")
 @click.option("--attack", "attack_names", multiple=True, help="Attack name(s): whitebox, pgd, fgsm, ifgsm, mifgsm, amifgsm, patch, simba.")
@@ -268,7 +317,7 @@ def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict,
 @click.option("--device", help="torch device, e.g. cpu or cuda.")
 @click.option("--seed", type=int, help="Seed for video sampling and attacks.")
 @click.option("--save-adversarial", is_flag=True, default=None, help="Save adversarial videos losslessly (FFV1 .mkv).")
-@click.option("--no-report", is_flag=True, help="Skip the HTML report.")
+@click.option("--no-report", is_flag=True, help="Skip the HTML report and the leaderboard.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
 @click.option("-P", "--param", "attack_params", multiple=True, metavar="KEY=VALUE",
               help="Attack parameter, e.g. -P iterations=10 -P context=frame -P frames_per_round=2 -P queries=500.")
@@ -293,7 +342,8 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
         model_options: tuple[str, ...], defense_names: tuple[str, ...], defense_options: tuple[str, ...],
         attackers: tuple[str, ...], eot: int | None, executor_name: str | None, address: str | None,
         workers: int | None) -> None:
-    """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the report.
+    """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the
+    report and the leaderboard.
 
     With no options it runs the shipped demo experiment (advqa/resources/demo.yaml): the default
     model on the demo test split under the white-box SRB attack (L2 and Linf) and the black-box
@@ -306,7 +356,7 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
     from advqa.bench.report import build_report
     from advqa.bench.runner import run_experiment
     from advqa.bench.store import ResultStore
-    from advqa.bench.aggregate import defense_costs, summarize
+    from advqa.bench.aggregate import certified_summary, defense_costs, summarize
 
     exp = load_experiment(config_path) if config_path else demo_experiment()
     changes: dict[str, object] = {}
@@ -355,10 +405,16 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
     with ResultStore(result.database) as store:
         summary = summarize(store)
         costs = defense_costs(store)
-    _summary_table(summary, f"advqa run: {exp.name}  (values: before -> after attack)")
+        cert = certified_summary(store)
+    if summary or not cert:
+        _summary_table(summary, f"advqa run: {exp.name}  (values: before -> after attack)")
+        _msu_table(summary)
     _cost_table(costs)
+    _certified_table(cert)
     click.echo(f"rows computed: {result.computed}, reused from earlier runs: {result.reused}, "
                f"videos skipped: {len(result.skipped)}")
+    if result.certified or result.certified_reused:
+        click.echo(f"videos certified: {result.certified}, reused: {result.certified_reused}")
     if result.fitted or result.states_reused:
         click.echo(f"attack states fitted: {result.fitted}, reused: {result.states_reused} "
                    f"({result.out_dir / 'states'})")
@@ -366,7 +422,14 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
         click.echo(f"  skipped {dkey}/{video}: {reason}")
     click.echo(f"results: {result.database}")
     if not no_report:
+        from advqa.bench.leaderboard import build_leaderboard
+        from advqa.errors import InputError
+
         click.echo(f"report: {build_report(result.database, title=f'advqa report: {exp.name}')}")
+        try:
+            click.echo(f"leaderboard: {build_leaderboard(result.database, title=f'advqa leaderboard: {exp.name}')}")
+        except InputError as exc:  # nothing was attacked (every video skipped): the report says why
+            log.warning("no leaderboard: %s", exc)
 
 
 @cli.command()
@@ -737,34 +800,77 @@ def datasets_show(name: str, root: str | None, split: str | None) -> None:
                f"MOS min/median/max {mos.min():.3f}/{np.median(mos):.3f}/{mos.max():.3f}")
 
 
-@cli.command()
-@click.argument("location", default="advqa-out", type=click.Path())
-@click.option("--export", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--rows", "per_video", is_flag=True, help="Export per-video rows instead of the summary.")
-@click.option("--costs", is_flag=True, help="Export each defence's clean-accuracy cost instead of the summary.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
-def results(location: str, fmt: str, per_video: bool, costs: bool, output: str | None) -> None:
-    """List or export results from a run folder or a results.sqlite file.
-
-    The summary and the rows carry the defence and attacker columns ('' for an undefended model).
-    """
-    import csv
-    import io
+def _database(location: str):  # noqa: ANN202
+    """The results database of a run folder or a results.sqlite path (FileNotFoundError when missing)."""
     from pathlib import Path
-
-    from advqa.bench.aggregate import COST_COLUMNS, SUMMARY_COLUMNS, defense_costs, summarize
-    from advqa.bench.store import RESULT_FIELDS, ResultStore
 
     path = Path(location)
     db = path / "results.sqlite" if path.is_dir() else path
     if not db.is_file():
         raise FileNotFoundError(f"no results database at {db}: run 'advqa run --out DIR' first")
-    if per_video and costs:
-        raise click.BadParameter("give --rows or --costs, not both")
+    return db
+
+
+def _write(text: str, output: str | None, n: int) -> None:
+    from pathlib import Path
+
+    if output:
+        Path(output).write_text(text)
+        click.echo(f"wrote {n} rows to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("location", default="advqa-out", type=click.Path())
+@click.option("--export", "fmt", type=click.Choice(["table", "csv", "json", "latex"]), default="table",
+              show_default=True, help="latex: a booktabs tabular of the summary's main columns (or of the costs).")
+@click.option("--rows", "per_video", is_flag=True, help="Export per-video rows instead of the summary.")
+@click.option("--costs", is_flag=True, help="Export each defence's clean-accuracy cost instead of the summary.")
+@click.option("--certified", is_flag=True,
+              help="Export the certified bounds (median width per radius; with --rows, one row per video and radius).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file instead of stdout.")
+def results(location: str, fmt: str, per_video: bool, costs: bool, certified: bool, output: str | None) -> None:
+    """List or export results from a run folder or a results.sqlite file.
+
+    The summary and the rows carry the defence and attacker columns ('' for an undefended model);
+    the summary also carries the MSU benchmark scores (gains and robustness score with 95%
+    t-intervals, Wasserstein and energy scores) and the SRCC / PLCC changes with bootstrap
+    intervals. CSV and JSON hold every column at full precision (JSON writes an undefined value as
+    null); LaTeX rounds to 3 decimals.
+    """
+    from advqa.bench.aggregate import (
+        CERTIFIED_COLUMNS,
+        COST_COLUMNS,
+        SUMMARY_COLUMNS,
+        certified_summary,
+        defense_costs,
+        summarize,
+    )
+    from advqa.bench.leaderboard import export
+    from advqa.bench.store import CERTIFIED_FIELDS, RESULT_FIELDS, ResultStore
+
+    db = _database(location)
+    if costs and (per_video or certified):
+        raise click.BadParameter("--costs goes alone: give --rows, --costs or --certified (or --certified --rows)")
+    if per_video and fmt == "latex":
+        raise click.BadParameter("per-video rows export as csv or json; latex is for the summary or --costs",
+                                 param_hint="--export")
+    if certified and fmt == "latex":
+        raise click.BadParameter("certified bounds export as a table, csv or json", param_hint="--export")
     with ResultStore(db) as store:
-        data = store.rows() if per_video else defense_costs(store) if costs else summarize(store)
-    cols = RESULT_FIELDS if per_video else COST_COLUMNS if costs else SUMMARY_COLUMNS
+        if certified:
+            data = store.certified_rows() if per_video else certified_summary(store)
+        else:
+            data = store.rows() if per_video else defense_costs(store) if costs else summarize(store)
+    if certified:
+        cols = CERTIFIED_FIELDS if per_video else CERTIFIED_COLUMNS
+    else:
+        cols = RESULT_FIELDS if per_video else COST_COLUMNS if costs else SUMMARY_COLUMNS
     if fmt == "table":
+        if certified and not per_video:
+            _certified_table(data)
+            return
         if per_video:
             fmt = "csv"
         elif costs:
@@ -772,19 +878,58 @@ def results(location: str, fmt: str, per_video: bool, costs: bool, output: str |
             return
         else:
             _summary_table(data, f"results in {db}")
+            _msu_table(data)
             return
-    buf = io.StringIO()
-    if fmt == "csv":
-        w = csv.DictWriter(buf, fieldnames=list(cols), extrasaction="ignore")
-        w.writeheader()
-        w.writerows(data)
+    if fmt == "latex":
+        if not costs:
+            cols = LATEX_SUMMARY_COLUMNS
+            if not any(r["defense"] or r["attacker"] for r in data):
+                cols = tuple(c for c in cols if c not in ("defense", "attacker"))
+        text = export(cols, data, "latex", caption=f"advqa results ({db.parent.name or db.name})")
     else:
-        buf.write(json.dumps(data, indent=2, default=str))
-    if output:
-        Path(output).write_text(buf.getvalue())
-        click.echo(f"wrote {len(data)} rows to {output}")
-    else:
-        click.echo(buf.getvalue(), nl=False)
+        text = export(cols, data, fmt)
+    _write(text, output, len(data))
+
+
+#: the summary columns of ``advqa results --export latex`` (a table that fits a page)
+LATEX_SUMMARY_COLUMNS = ("model", "defense", "dataset", "attack", "attacker", "n", "srcc_before", "srcc_after",
+                         "srcc_change", "abs_gain", "rel_gain", "robustness", "wasserstein", "energy")
+
+
+@cli.command()
+@click.argument("location", default="advqa-out", type=click.Path())
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Folder for leaderboard.html (default: next to the database).")
+@click.option("--title", default="advqa leaderboard", show_default=True)
+@click.option("--export", "fmt", type=click.Choice(["html", "csv", "json", "latex"]), default="html",
+              show_default=True, help="html writes the page; csv/json/latex print the models x attacks table.")
+@click.option("--score", type=click.Choice(["robustness", "abs_gain", "rel_gain", "wasserstein", "energy",
+                                            "srcc_after", "srcc_change"]), default="robustness", show_default=True,
+              help="The score in each attack column of the exported table.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the export to a file instead of stdout.")
+def leaderboard(location: str, out_dir: str | None, title: str, fmt: str, score: str, output: str | None) -> None:
+    """The leaderboard of a run folder or results.sqlite: models x attacks, one card per model.
+
+    The page (leaderboard.html) is self-contained: sortable tables (click a header), the MSU
+    benchmark's scores of Antsiferova et al. (AAAI 2024) per model and attack with 95% intervals,
+    and a card per model (paper, score range, clean SRCC, robustness scores).
+    """
+    from advqa.bench.leaderboard import build_leaderboard, export
+    from advqa.bench.leaderboard import leaderboard as make_leaderboard
+    from advqa.bench.leaderboard import matrix
+    from advqa.bench.store import ResultStore
+
+    db = _database(location)
+    if fmt == "html":
+        if output:
+            raise click.BadParameter("-o is for --export csv/json/latex; the page goes to --out DIR",
+                                     param_hint="-o")
+        click.echo(f"leaderboard: {build_leaderboard(db, out_dir, title=title)}")
+        return
+    with ResultStore(db) as store:
+        lb = make_leaderboard(store)
+    cols, rows = matrix(lb, score)
+    _write(export(cols, rows, fmt, caption=f"{title}: {score} per attack"), output, len(rows))
 
 
 def main(argv: list[str] | None = None) -> int:

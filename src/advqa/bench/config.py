@@ -24,11 +24,19 @@ Defences and attackers::
       - {name: pgd, attackers: [adaptive]}           # per-attack override
       - {name: uap, fit: {split: train, videos: 20, max_frames: 8}}   # a fitted attack
 
+Certified score bounds (randomised smoothing, :mod:`advqa.defenses.smoothing`) of every model on
+every video, one row per radius, drawn as certified interval width against the radius in the
+report; an experiment may certify without attacking (``attacks`` may then be left out)::
+
+    certify: {sigma: 0.12, radii: [0, 0.05, 0.1, 0.2], samples: 1000, alpha: 0.001}
+    # optional: bound: median | mean (default median), batch: 16 (noisy copies per model call)
+
 Budgets may be written as fractions of 255 (``"3/255"``). Every value is checked here, before
 any work starts, so a typo fails in a second with a message naming the key.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
@@ -37,7 +45,17 @@ from typing import Any
 
 import yaml
 
-from advqa.errors import ConfigError
+from advqa.errors import ConfigError, UnknownNameError
+
+
+class UnknownModelError(ConfigError, UnknownNameError):
+    """A configuration names a model that is not registered (a :class:`ConfigError` naming the
+    entry, and an :class:`UnknownNameError` with close matches)."""
+
+    def __init__(self, where: str, name: str, known: list[str]) -> None:
+        UnknownNameError.__init__(self, "model", name, known)
+        self.args = (f"{where}.name: {self.args[0]} A model that is not built in must be registered "
+                     "(advqa.models.register) before the experiment is loaded.",)
 
 
 #: How an attack treats a defended model (Athalye, Carlini, Wagner, "Obfuscated Gradients Give a
@@ -113,6 +131,22 @@ class AttackSpec:
 
 
 @dataclass(frozen=True)
+class CertifySpec:
+    """Certify every (model, video) of the experiment: ``samples`` noisy scores at noise level
+    ``sigma`` ([0, 1] pixel units), one certificate of ``bound`` ("median": Chiang et al.,
+    NeurIPS 2020; "mean": the bounded-score mean bound) per radius in ``radii`` (whole-video L2
+    norms, [0, 1] units), each side failing with probability at most ``alpha``; ``batch`` noisy
+    copies per model call. One set of draws serves every radius."""
+
+    radii: tuple[float, ...]
+    sigma: float = 0.12
+    samples: int = 1000
+    alpha: float = 0.001
+    bound: str = "median"
+    batch: int = 16
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     models: tuple[ModelSpec, ...]
@@ -126,6 +160,7 @@ class Experiment:
     eot: int = 8  # EOT samples of the adaptive attacker on a randomised defended model
     #: where jobs run: {"name": "serial"} (default) or {"name": "ray", "address": ..., "workers": N, ...}
     executor: dict[str, Any] = field(default_factory=lambda: {"name": "serial"})
+    certify: CertifySpec | None = None  # certified bounds of every (model, video) when set
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -222,6 +257,52 @@ def _parse_fit(value: Any, where: str) -> FitSpec:
                    explicit="split" in value or "dataset" in value)
 
 
+#: the keys of an experiment's ``certify:`` mapping
+CERTIFY_KEYS = {"sigma", "radii", "samples", "alpha", "bound", "batch"}
+
+
+def parse_certify(value: Any, where: str) -> CertifySpec | None:
+    """``certify:`` as a :class:`CertifySpec` (None when absent); every value checked, the error
+    naming the key (``certify.radii``)."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping such as {{sigma: 0.12, radii: [0.05, 0.1], samples: 1000, "
+                          f"alpha: 0.001}}, got {value!r}")
+    _check_keys(value, CERTIFY_KEYS, where)
+    if "radii" not in value:
+        raise ConfigError(f"{where}.radii: missing; give the certified L2 radii ([0, 1] pixel units, whole "
+                          "video), e.g. radii: [0, 0.05, 0.1, 0.2]")
+    radii = value["radii"]
+    items = radii if isinstance(radii, (list, tuple)) else [radii]
+    if not items:
+        raise ConfigError(f"{where}.radii: expected a non-empty list of radii >= 0, got {radii!r}")
+    parsed = []
+    for r in items:
+        x = parse_number(r, f"{where}.radii")
+        if not math.isfinite(x) or x < 0:
+            raise ConfigError(f"{where}.radii: radii are whole-video L2 norms >= 0 in [0, 1] pixel units, got {r!r}")
+        parsed.append(x)
+    sigma = parse_number(value.get("sigma", CertifySpec.sigma), f"{where}.sigma")
+    if not math.isfinite(sigma) or sigma <= 0:
+        raise ConfigError(f"{where}.sigma: the noise standard deviation must be > 0 ([0, 1] pixel units, "
+                          f"e.g. 0.12), got {value.get('sigma')!r}")
+    alpha = parse_number(value.get("alpha", CertifySpec.alpha), f"{where}.alpha")
+    if not 0 < alpha < 0.5:
+        raise ConfigError(f"{where}.alpha: the failure probability per side must be in (0, 0.5), e.g. 0.001; "
+                          f"got {value.get('alpha')!r}")
+    bound = value.get("bound", CertifySpec.bound)
+    if bound not in ("median", "mean"):
+        raise ConfigError(f"{where}.bound: expected 'median' or 'mean', got {bound!r}")
+    samples, batch = (_positive_int(value[k], f"{where}.{k}") if k in value else getattr(CertifySpec, k)
+                      for k in ("samples", "batch"))
+    if samples is None or batch is None:
+        raise ConfigError(f"{where}.{'samples' if samples is None else 'batch'}: expected a positive whole number, "
+                          "got null")
+    return CertifySpec(radii=tuple(sorted(set(parsed))), sigma=sigma, samples=samples, alpha=alpha,
+                       bound=str(bound), batch=batch)
+
+
 def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Experiment:
     """Validate a parsed configuration and build an :class:`Experiment`."""
     from advqa.attacks.registry import attack_class
@@ -231,10 +312,14 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping with models, datasets and attacks")
     _check_keys(data, {"name", "models", "datasets", "attacks", "seed", "device", "save_adversarial",
-                       "examples", "attackers", "eot", "executor"}, source)
+                       "examples", "attackers", "eot", "executor", "certify"}, source)
+    certify = parse_certify(data.get("certify"), f"{source}: certify")
     for key in ("models", "datasets", "attacks"):
+        if key == "attacks" and certify is not None and data.get(key) in (None, []):
+            continue  # a certification-only experiment
         if not isinstance(data.get(key), list) or not data[key]:
-            raise ConfigError(f"{source}: '{key}' must be a non-empty list")
+            raise ConfigError(f"{source}: '{key}' must be a non-empty list"
+                              + (" (or give 'certify' to certify without attacking)" if key == "attacks" else ""))
 
     models = []
     for i, item in enumerate(data["models"]):
@@ -253,9 +338,15 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
                                     _positive_int(e.get("max_frames"), f"{where}.max_frames"),
                                     bool(e.get("allow_missing", False))))
 
+    if certify is not None:
+        for i, m in enumerate(models):
+            if any(e["name"] == "median-smoothing" for e in m.defense):
+                raise ConfigError(f"{source}: models[{i}].defense: certify the base model, not median-smoothing: "
+                                  "the certificate is already for the median-smoothed model (use certify.sigma)")
+
     attacks = []
     known = attack_names()
-    for i, item in enumerate(data["attacks"]):
+    for i, item in enumerate(data.get("attacks") or []):
         e = _as_entry(item, f"{source}: attacks[{i}]")
         where = f"{source}: attacks[{i}]"
         name = str(e.pop("name"))
@@ -288,13 +379,14 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
     if isinstance(eot, bool) or not isinstance(eot, int) or eot < 1:
         raise ConfigError(f"{source}: eot (EOT samples of the adaptive attacker) must be a whole number >= 1, "
                           f"got {eot!r}")
+    attackers = parse_attackers(data.get("attackers"), f"{source}: attackers")
+    executor = parse_executor(data.get("executor"), f"{source}: executor")
     return Experiment(
         name=str(data.get("name", "experiment")),
         models=tuple(models), datasets=tuple(datasets), attacks=tuple(attacks),
         seed=seed, device=str(data.get("device", "cpu")),
         save_adversarial=bool(data.get("save_adversarial", False)), examples=examples,
-        attackers=parse_attackers(data.get("attackers"), f"{source}: attackers"), eot=eot,
-        executor=parse_executor(data.get("executor"), f"{source}: executor"),
+        attackers=attackers, eot=eot, executor=executor, certify=certify,
     )
 
 
@@ -317,19 +409,55 @@ def parse_executor(value: Any, where: str) -> dict[str, Any]:
     return entry
 
 
+def check_models(exp: Experiment, source: str = "experiment") -> Experiment:
+    """``exp`` unchanged when every model it names is registered (names or aliases; the built-ins
+    are lazy entries, so nothing is imported); else :class:`UnknownModelError` naming the first
+    unknown entry. Loading a YAML file checks this (:func:`load_experiment`), and so does the
+    runner before any work starts."""
+    from advqa.models import MODELS
+
+    for i, m in enumerate(exp.models):
+        if m.name not in MODELS:
+            raise UnknownModelError(f"{source}: models[{i}]", m.name, MODELS.names())
+    return exp
+
+
+#: experiments shipped with advqa (``advqa/resources/<name>.yaml``), loadable by name: ``demo``,
+#: ``benchmark``, ``certify``, ``defenses``
+SHIPPED = tuple(sorted(p.name[:-5] for p in resources.files("advqa").joinpath("resources").iterdir()
+                       if p.name.endswith(".yaml")))
+
+
+def shipped_experiment(name: str) -> Experiment:
+    """A shipped experiment by name: ``demo`` (what ``advqa run`` runs), ``benchmark`` (the MSU
+    benchmark's attack families against the default models, scaled for a laptop), ``certify``
+    (certified intervals of litevsfa and litevsfa-nt) or ``defenses`` (SecureVQA's principles under
+    naive, non-adaptive and adaptive attackers)."""
+    from advqa.errors import UnknownNameError
+
+    if name not in SHIPPED:
+        raise UnknownNameError("shipped experiment", name, SHIPPED)
+    text = resources.files("advqa").joinpath(f"resources/{name}.yaml").read_text()
+    source = f"advqa/resources/{name}.yaml"
+    return check_models(experiment_from_dict(yaml.safe_load(text), source=source), source)
+
+
 def load_experiment(path: str | Path) -> Experiment:
-    """Read and validate a YAML experiment file."""
+    """Read and validate a YAML experiment file, or a shipped experiment by name (:data:`SHIPPED`)
+    when no file of that name exists."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"experiment file {path} does not exist")
+        if str(path) in SHIPPED:
+            return shipped_experiment(str(path))
+        raise ConfigError(f"experiment file {path} does not exist (shipped experiments by name: "
+                          f"{', '.join(SHIPPED)})")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    return experiment_from_dict(data, source=str(path))
+    return check_models(experiment_from_dict(data, source=str(path)), str(path))
 
 
 def demo_experiment() -> Experiment:
     """The experiment ``advqa run`` runs with no arguments (shipped as resources/demo.yaml)."""
-    text = resources.files("advqa").joinpath("resources/demo.yaml").read_text()
-    return experiment_from_dict(yaml.safe_load(text), source="advqa/resources/demo.yaml")
+    return shipped_experiment("demo")

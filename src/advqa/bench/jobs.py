@@ -11,6 +11,11 @@ An experiment becomes three lists of jobs, run in order (:mod:`advqa.bench.runne
 3. :class:`Job` — attack one video with one attack under one attacker mode, giving one results
    row.
 
+With the experiment's ``certify:`` set, :class:`CertifyJob` certifies one video with one
+(possibly defended) model: one set of noisy scores, one ``certified`` row per radius
+(:mod:`advqa.defenses.smoothing`); its noise generator is seeded from the experiment seed, model,
+defence, dataset and video, and stored in the row so the certificate can be recomputed.
+
 A job is a frozen dataclass of plain values and paths (model, defence, dataset and attack specs,
 the video's file and MOS, seeds, the target, the fitted state's path, the output folder): no
 tensors and no models, so it pickles and can be shipped to another process or machine.
@@ -41,7 +46,7 @@ import numpy as np
 import torch
 
 from advqa.bench import protocol
-from advqa.bench.config import ATTACKERS, AttackSpec, DatasetSpec, Experiment, FitSpec, ModelSpec
+from advqa.bench.config import ATTACKERS, AttackSpec, CertifySpec, DatasetSpec, Experiment, FitSpec, ModelSpec
 from advqa.bench.store import config_hash, file_slug
 from advqa.errors import AdvqaError, ConfigError
 
@@ -182,15 +187,43 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Row:
-    """What executing a job gave: a row for the store's ``results`` or ``clean`` table, or the
-    record of a fitted ``state``."""
+class CertifyJob:
+    """Certify one video with one (possibly defended) model: ``spec.samples`` noisy scores drawn
+    from a generator seeded with ``seed`` (the model's own randomness seeded with ``model_seed``),
+    one certificate per radius of ``spec``."""
 
-    table: Literal["results", "clean", "state"]
+    model: ModelSpec
+    dataset: DatasetSpec
+    video: VideoRef
+    spec: CertifySpec
+    config: dict[str, Any]
+    config_hash: str
+    seed: int
+    model_seed: int
+    device: str = "cpu"
+
+    @property
+    def key(self) -> tuple[str, str, str, str, str]:
+        """(model, defence, dataset, video, config hash); each radius is a row under it."""
+        return (model_key(self.model), defense_key(self.model.defense), protocol.dataset_key(self.dataset),
+                self.video.name, self.config_hash)
+
+    def describe(self) -> str:
+        m = model_key(self.model) + (f"+{defense_key(self.model.defense)}" if self.model.defense else "")
+        return f"certifying {m} on {protocol.dataset_key(self.dataset)} (sigma {self.spec.sigma:g})"
+
+
+@dataclass(frozen=True)
+class Row:
+    """What executing a job gave: a row for the store's ``results`` or ``clean`` table, the
+    ``certified`` rows of one video (``values["rows"]``, one per radius), or the record of a
+    fitted ``state``."""
+
+    table: Literal["results", "clean", "certified", "state"]
     values: dict[str, Any] = field(default_factory=dict)
 
 
-AnyJob = CleanJob | FitJob | Job
+AnyJob = CleanJob | FitJob | Job | CertifyJob
 
 
 # --------------------------------------------------------------------------- attackers
@@ -255,6 +288,41 @@ def plan_clean(exp: Experiment, sets: Mapping[str, protocol.AttackedSet]) -> lis
         for aset in sets.values():
             for ref in _refs(aset):
                 jobs.append(CleanJob(spec, aset.spec, ref, video_seed(exp.seed, "model", ref.name), exp.device))
+    return jobs
+
+
+def certify_config(exp: Experiment, model: ModelSpec, dataset: DatasetSpec) -> dict[str, Any]:
+    """What a certified row depends on, besides its key and radius (hashed into its config hash)."""
+    spec = exp.certify
+    if spec is None:
+        raise ConfigError("the experiment has no 'certify' settings")
+    cfg: dict[str, Any] = {"certify": {"sigma": spec.sigma, "samples": spec.samples, "alpha": spec.alpha,
+                                       "bound": spec.bound, "batch": spec.batch},
+                           "max_frames": dataset.max_frames, "model": model_key(model), "seed": exp.seed,
+                           "protocol": protocol.PROTOCOL_VERSION}
+    if model.options:
+        cfg["model_options"] = model.options
+    return cfg
+
+
+def plan_certify(exp: Experiment, sets: Mapping[str, protocol.AttackedSet],
+                 clean: CleanScores | None = None) -> list[CertifyJob]:
+    """Certification jobs (empty without ``exp.certify``): every experiment model x every video of
+    every set (videos whose clean score failed, when ``clean`` is given, are left out)."""
+    if exp.certify is None:
+        return []
+    jobs = []
+    for mspec in exp.models:
+        mkey, dkey = model_key(mspec), defense_key(mspec.defense)
+        for aset in sets.values():
+            cfg = certify_config(exp, mspec, aset.spec)
+            chash = config_hash(cfg)
+            for ref in _refs(aset):
+                if clean is not None and clean.get((mkey, dkey, aset.key, ref.name)) is None:
+                    continue
+                jobs.append(CertifyJob(mspec, aset.spec, ref, exp.certify, cfg, chash,
+                                       seed=video_seed(exp.seed, "certify", mkey, dkey, aset.key, ref.name),
+                                       model_seed=video_seed(exp.seed, "model", ref.name), device=exp.device))
     return jobs
 
 
@@ -456,6 +524,8 @@ def execute(job: AnyJob, cache: WorkerCache) -> Row:
         return _execute_fit(job, cache)
     if isinstance(job, Job):
         return _execute_attack(job, cache)
+    if isinstance(job, CertifyJob):
+        return _execute_certify(job, cache)
     raise TypeError(f"not an advqa job: {type(job).__name__}")
 
 
@@ -495,6 +565,42 @@ def _execute_fit(job: FitJob, cache: WorkerCache) -> Row:
     return Row("state", {"path": job.state_path, "videos": len(job.videos), "time_s": elapsed})
 
 
+def _certified_rows(job: CertifyJob, **values: Any) -> list[dict[str, Any]]:
+    mkey, dkey, dataset, video, chash = job.key
+    s = job.spec
+    return [dict(model=mkey, defense=dkey, dataset=dataset, video=video, config_hash=chash, radius=r,
+                 config=job.config, bound=s.bound, sigma=s.sigma, samples=s.samples, alpha=s.alpha,
+                 mos=job.video.mos, **values) for r in s.radii]
+
+
+def _execute_certify(job: CertifyJob, cache: WorkerCache) -> Row:
+    from advqa.defenses.smoothing import certificate_from_scores, noisy_scores
+
+    model = cache.model(job.model, job.device)
+    try:
+        clip = load_clip(job.video.path, job.dataset.max_frames).to(model.device)
+    except AdvqaError as exc:
+        log.warning("skipping %s: %s", job.video.name, exc)
+        return Row("certified", {"rows": _certified_rows(job, status="skipped", reason=str(exc))})
+    s = job.spec
+    model.seed(job.model_seed)
+    start = time.perf_counter()
+    scores = noisy_scores(model, clip, s.sigma, s.samples, batch=s.batch,
+                          generator=torch.Generator().manual_seed(job.seed))
+    elapsed = time.perf_counter() - start
+    score_range = tuple(float(v) for v in model.card.score_range) if s.bound == "mean" else None
+    rows = []
+    for r, base in zip(s.radii, _certified_rows(job, status="ok")):
+        cert = certificate_from_scores(scores, sigma=s.sigma, radius=r, alpha=s.alpha, dims=int(clip[0].numel()),
+                                       bound=s.bound, score_range=score_range)  # type: ignore[arg-type]
+        rows.append({**base, "score": cert.score, "lower_bound": cert.lower, "upper_bound": cert.upper,
+                     "width": None if cert.abstained else cert.width, "abstained": int(cert.abstained),
+                     "k_lower": cert.k_lower, "k_upper": cert.k_upper, "dims": cert.dims, "rms_255": cert.rms_255,
+                     "time_s": elapsed, "extras": {"seed": job.seed, "model_seed": job.model_seed,
+                                                   "frames": int(clip.shape[1]), "confidence": cert.confidence}})
+    return Row("certified", {"rows": rows})
+
+
 def _result_keys(job: Job) -> dict[str, Any]:
     mkey, dkey, dataset, video_name, _, _, _ = job.key
     return dict(model=mkey, defense=dkey, dataset=dataset, video=video_name, attack=job.attack.name,
@@ -512,6 +618,8 @@ def failed_row(job: AnyJob, reason: str) -> Row:
         mkey, dkey, dataset, video = job.key
         return Row("clean", {"model": mkey, "defense": dkey, "dataset": dataset, "video": video,
                              "mos": job.video.mos, "score": None, "status": "failed", "reason": reason})
+    if isinstance(job, CertifyJob):
+        return Row("certified", {"rows": _certified_rows(job, status="failed", reason=reason)})
     raise RuntimeError(f"{job.describe()} failed: {reason}")
 
 
@@ -562,6 +670,6 @@ def _execute_attack(job: Job, cache: WorkerCache) -> Row:
         "adv_path": str(adv_path) if adv_path else None, "extras": extras})
 
 
-__all__ = ["AnyJob", "CleanJob", "CleanScores", "FitJob", "Job", "Row", "VideoRef", "WorkerCache", "attackers_for",
-           "build_attack", "clean_models", "defense_key", "eot_for", "execute", "failed_row", "fit_set", "load_clip", "model_key",
-           "plan", "plan_clean", "plan_fits", "save_example", "video_seed"]
+__all__ = ["AnyJob", "CertifyJob", "CleanJob", "CleanScores", "FitJob", "Job", "Row", "VideoRef", "WorkerCache", "attackers_for",
+           "build_attack", "certify_config", "clean_models", "defense_key", "eot_for", "execute", "failed_row", "fit_set", "load_clip", "model_key",
+           "plan", "plan_certify", "plan_clean", "plan_fits", "save_example", "video_seed"]

@@ -5,7 +5,9 @@ Zhang et al., "Vulnerabilities in Video Quality Assessment Models: The Challenge
 Attacks", NeurIPS 2023: SRCC and PLCC before -> after, R, perturbation norms, queries, time), for
 defended models the attackers side by side and each defence's clean-accuracy cost,
 clean-vs-adversarial score scatter plots and score-shift histograms per model and attack, example
-frames beside the amplified perturbation, and perturbation statistics.
+frames beside the amplified perturbation, and perturbation statistics. When the database holds
+certified bounds (randomised smoothing), a plot per dataset of the median certified interval
+width against the radius, one line per model, and their table.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from advqa.bench.aggregate import ATTACKER_ORDER, defense_costs, examples, summarize
+from advqa.bench.aggregate import ATTACKER_ORDER, certified_summary, defense_costs, examples, summarize
 from advqa.bench.store import ResultStore, file_slug
 
 log = logging.getLogger(__name__)
@@ -147,6 +149,66 @@ def _defense_tables(summary: list[dict[str, Any]], costs: list[dict[str, Any]]) 
     return parts
 
 
+def _settings(c: dict[str, Any]) -> str:
+    return f"{c['bound']}, σ={c['sigma']:g}, n={c['samples']}, α={c['alpha']:g}"
+
+
+def _certified_section(cert: list[dict[str, Any]], img_dir: Path) -> list[str]:
+    """Median certified interval width vs radius (one figure per dataset, one line per model and
+    settings), and the table of the points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from advqa.defenses.smoothing import NORM_STATEMENT
+
+    parts = ["<h2>Certified score bounds</h2><p class='note'>Randomised smoothing: with probability at least "
+             "1 − 2α over the noise draws, the smoothed score of every perturbed video with ‖δ‖₂ ≤ radius lies in "
+             "the certified interval (median smoothing: Chiang et al., “Detection as Regression: Certified Object "
+             "Detection by Median Smoothing”, NeurIPS 2020; mean smoothing of a bounded score: Salman et al., "
+             "NeurIPS 2019, and Kumar et al., NeurIPS 2020). Width: upper − lower, median over the videos; a "
+             "video whose certificate abstains on a side counts as infinite, and a point where half or more "
+             f"abstain is left out of the plot. Norm: {html.escape(NORM_STATEMENT)}; “RMS ×255” is that per-frame "
+             "RMS in 8-bit levels, the unit of the attacks' L2 budgets.</p>"]
+    by_dataset: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for c in cert:
+        by_dataset[c["dataset"]][(_model_name(c["model"], c["defense"]), _settings(c))].append(c)
+    img_dir.mkdir(parents=True, exist_ok=True)
+    for dataset, lines in sorted(by_dataset.items()):
+        fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
+        several = len({k[1] for k in lines}) > 1
+        for (model, settings), cs in sorted(lines.items()):
+            pts = [(c["radius"], c["width_median"]) for c in sorted(cs, key=lambda c: c["radius"])
+                   if math.isfinite(c["width_median"])]
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=4,
+                        label=f"{model} ({settings})" if several else model)
+        ax.set_xlabel("radius: ‖δ‖₂, whole video, [0, 1] units")
+        ax.set_ylabel("certified interval width (median)")
+        ax.set_title(f"{dataset}: {next(iter(lines))[1]}" if not several else dataset, fontsize=9)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        rel = f"img/certified_{file_slug(dataset)}.png"
+        fig.savefig(img_dir.parent / rel)
+        plt.close(fig)
+        parts.append(f"<figure><img src='{rel}' alt='certified width vs radius {html.escape(dataset)}'>"
+                     f"<figcaption>certified interval width vs radius: {html.escape(dataset)}</figcaption></figure>")
+    parts.append("<table id='certified'><tr><th>model</th><th>dataset</th><th>settings</th><th>radius</th>"
+                 "<th>RMS ×255</th><th>videos</th><th>abstained</th><th>smoothed score (median)</th>"
+                 "<th>width: median</th><th>min</th><th>max</th></tr>")
+    for c in cert:
+        parts.append(f"<tr><td class='l'>{_fmt(_model_name(c['model'], c['defense']))}</td>"
+                     f"<td class='l'>{_fmt(c['dataset'])}</td><td class='l'>{html.escape(_settings(c))}</td>"
+                     f"<td>{c['radius']:g}</td><td>{_fmt(c['rms_255'], 4)}</td><td>{c['n']}</td>"
+                     f"<td>{c['abstained']}</td><td>{_fmt(c['score_median'])}</td><td>{_fmt(c['width_median'])}</td>"
+                     f"<td>{_fmt(c['width_min'])}</td><td>{_fmt(c['width_max'])}</td></tr>")
+    parts.append("</table>")
+    return parts
+
+
 def build_report(database: str | Path, out_dir: str | Path | None = None, *, title: str = "advqa report") -> Path:
     """Write ``report.html`` (and ``img/``) next to the database or into ``out_dir``; return its path."""
     database = Path(database)
@@ -159,6 +221,7 @@ def build_report(database: str | Path, out_dir: str | Path | None = None, *, tit
         exs = examples(store)
         skipped = [c for c in store.clean_rows() if c["status"] != "ok"]
         skipped += [r for r in rows if r["status"] != "ok"]
+        cert = certified_summary(store)
     plots = _plots(rows, out / "img")
 
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
@@ -194,6 +257,9 @@ def build_report(database: str | Path, out_dir: str | Path | None = None, *, tit
     parts.append("</table>")
     if defended:
         parts.extend(_defense_tables(summary, costs))
+
+    if cert:
+        parts.extend(_certified_section(cert, out / "img"))
 
     parts.append("<h2>Scores before and after the attack</h2>")
     for key, p in plots.items():

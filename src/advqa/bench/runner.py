@@ -12,6 +12,9 @@ soon as it arrives:
    videos) and its state saved as ``OUT/states/<hash>.pt``; a rerun reuses the stored state.
 3. **attack**: one job per (model, dataset, attack, attacker, video).
 
+With ``certify:`` in the experiment, a **certify** phase after the clean one certifies every
+(model, video): one job per pair, its rows (one per radius) in the store's ``certified`` table.
+
 Finished rows are skipped, so a killed run resumes where it stopped without recomputing or
 duplicating anything. Unreadable videos are skipped with their reason recorded, and the run goes
 on.
@@ -26,10 +29,11 @@ from pathlib import Path
 import torch
 
 from advqa.bench import protocol
-from advqa.bench.config import Experiment
+from advqa.bench.config import Experiment, check_models
 from advqa.bench.executors import Executor, SerialExecutor
 from advqa.bench.jobs import (
     AnyJob,
+    CertifyJob,
     CleanJob,
     FitJob,
     Job,
@@ -41,6 +45,7 @@ from advqa.bench.jobs import (
     load_clip,
     model_key,
     plan,
+    plan_certify,
     plan_clean,
     plan_fits,
     save_example,
@@ -51,7 +56,7 @@ from advqa.errors import AdvqaError
 
 log = logging.getLogger(__name__)
 
-#: called as progress(stage, done, total, description); stage is "clean", "fit" or "attack"
+#: called as progress(stage, done, total, description); stage is "clean", "certify", "fit" or "attack"
 Progress = Callable[[str, int, int, str], None]
 
 
@@ -66,6 +71,8 @@ class RunReport:
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (dataset, video, reason)
     fitted: int = 0  # attack states fitted in this run
     states_reused: int = 0  # attack states read back from earlier runs
+    certified: int = 0  # videos certified in this run (each gives one row per radius)
+    certified_reused: int = 0  # videos whose certified rows were already stored
 
 
 class _Progress:
@@ -112,6 +119,10 @@ class _Writer:
                 self.report.computed += 1
             else:
                 self.report.skipped.append((v["dataset"], v["video"], str(v.get("reason"))))
+        elif row.table == "certified":
+            self.store.put_certified(v["rows"])
+            if v["rows"] and v["rows"][0]["status"] == "ok":
+                self.report.certified += 1
         elif row.table == "state":
             self.report.fitted += 1
         self.progress.step(job)
@@ -157,6 +168,7 @@ def run_experiment(exp: Experiment, out_dir: str | Path, *, progress: Progress |
     # Validate every name before any work starts.
     for a in exp.attacks:
         attack_registry.attack_class(a.name)
+    check_models(exp)
     for m in exp.models:
         model_registry.card(m.name)
     sets = {protocol.dataset_key(d): protocol.attacked_set(d, exp.seed) for d in exp.datasets}
@@ -193,6 +205,18 @@ def _run(exp: Experiment, out: Path, report: RunReport, sets: dict, executor: Ex
                 seen_skips.add((j.key[2], j.key[3]))
                 report.skipped.append((j.key[2], j.key[3], row["reason"]))
 
+        # certified bounds, when asked for
+        certify_jobs = plan_certify(exp, sets, clean)
+        pending_cert = []
+        for c in certify_jobs:
+            mkey, dkey, dataset, video, chash = c.key
+            if store.has_certified(mkey, dataset, video, chash, c.spec.radii, defense=dkey):
+                report.certified_reused += 1
+            else:
+                pending_cert.append(c)
+        if pending_cert:
+            executor.run(pending_cert, execute, _Writer(store, report, _Progress(progress, "certify", pending_cert)))
+
         # 2. the attack jobs, and the fits they need
         jobs = plan(exp, sets, clean, out, randomized=lambda spec: cache.model(spec, exp.device).randomized)
         pending_attacks = []
@@ -219,5 +243,5 @@ def _run(exp: Experiment, out: Path, report: RunReport, sets: dict, executor: Ex
     return report
 
 
-__all__ = ["CleanJob", "FitJob", "Job", "Progress", "RunReport", "dataset_key", "load_clip", "model_key",
+__all__ = ["CertifyJob", "CleanJob", "FitJob", "Job", "Progress", "RunReport", "dataset_key", "load_clip", "model_key",
            "run_experiment", "save_example"]

@@ -1,5 +1,8 @@
 """The results store: one SQLite row per attacked video, versioned, upgraded in place.
 
+Certified score bounds (randomised smoothing) have a table of their own, ``certified``: one row
+per (model, defence, dataset, video, config hash, radius).
+
 Attack rows are keyed by (model, defence, dataset, video, attack, config hash, attacker); clean
 scores by (model, defence, dataset, video). Clean scores are stored too, because the boundary
 targets of Zhang et al., "Vulnerabilities in Video Quality Assessment Models: The Challenge of
@@ -18,6 +21,11 @@ Schema versions (``meta.schema_version``):
    primary keys. A version-1 database is rebuilt into version 2 inside one transaction when it
    is opened (every row kept, with ``defense = attacker = ""``); a database from a newer version
    than this code knows is refused with :class:`StoreVersionError`.
+
+Tables that add to the schema without changing an existing one are created whenever a database
+is opened, with no new version number: a version-2 database written before the ``certified``
+table existed gains it, empty, on its next open (no existing row is touched), and an advqa that
+does not know the table ignores it.
 """
 from __future__ import annotations
 
@@ -26,7 +34,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -52,13 +60,30 @@ _RESULT_COLUMNS = """
     adv_path TEXT, extras TEXT, created REAL NOT NULL,
     PRIMARY KEY (model, defense, dataset, video, attack, config_hash, attacker)
 """
+_CERTIFIED_COLUMNS = """
+    model TEXT NOT NULL, defense TEXT NOT NULL DEFAULT '', dataset TEXT NOT NULL, video TEXT NOT NULL,
+    config_hash TEXT NOT NULL, radius REAL NOT NULL, config TEXT NOT NULL,
+    bound TEXT NOT NULL, sigma REAL NOT NULL, samples INTEGER NOT NULL, alpha REAL NOT NULL,
+    status TEXT NOT NULL, reason TEXT, mos REAL,
+    score REAL, lower_bound REAL, upper_bound REAL, width REAL, abstained INTEGER,
+    k_lower INTEGER, k_upper INTEGER, dims INTEGER, rms_255 REAL, time_s REAL,
+    extras TEXT, created REAL NOT NULL,
+    PRIMARY KEY (model, defense, dataset, video, config_hash, radius)
+"""
+#: tables added after version 2 that change no existing table: created on every open
+_ADDITIVE = (f"CREATE TABLE IF NOT EXISTS certified ({_CERTIFIED_COLUMNS})",)
 _SCHEMA = ("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
            f"CREATE TABLE IF NOT EXISTS clean ({_CLEAN_COLUMNS})",
-           f"CREATE TABLE IF NOT EXISTS results ({_RESULT_COLUMNS})")
+           f"CREATE TABLE IF NOT EXISTS results ({_RESULT_COLUMNS})") + _ADDITIVE
 
 RESULT_FIELDS = ("model", "defense", "dataset", "video", "attack", "config_hash", "attacker", "label", "config",
                  "status", "reason", "mos", "target", "clean_score", "adv_score", "queries", "iterations",
                  "time_s", "linf", "l2", "psnr", "ssim", "adv_path", "extras", "created")
+#: a certified row: one radius of one video's certificate (lower_bound / upper_bound / width None
+#: where a side abstains); ``extras`` holds the noise seed
+CERTIFIED_FIELDS = ("model", "defense", "dataset", "video", "config_hash", "radius", "config", "bound", "sigma",
+                    "samples", "alpha", "status", "reason", "mos", "score", "lower_bound", "upper_bound", "width",
+                    "abstained", "k_lower", "k_upper", "dims", "rms_255", "time_s", "extras", "created")
 CLEAN_FIELDS = ("model", "defense", "dataset", "video", "mos", "score", "status", "reason", "time_s", "created")
 
 #: the columns of version 1, copied into the version-2 tables by the upgrade
@@ -139,6 +164,8 @@ class ResultStore:
                     db.execute(stmt)
             elif version == 1:
                 self._upgrade_1_to_2(db)
+            for stmt in _ADDITIVE:
+                db.execute(stmt)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     @staticmethod
@@ -237,6 +264,45 @@ class ResultStore:
         clause = " AND ".join(f"{k}=?" for k in where) or "1"
         cur = self._db.execute(f"SELECT * FROM clean WHERE {clause} ORDER BY model, defense, dataset, video",
                                tuple(where.values()))
+        return [dict(r) for r in cur.fetchall()]
+
+    # certified bounds ------------------------------------------------------------------------
+    def has_certified(self, model: str, dataset: str, video: str, chash: str, radii: Iterable[float], *,
+                      defense: str = "") -> bool:
+        """Whether a finished row exists for every radius (``failed`` rows are to be retried)."""
+        done = {float(r[0]) for r in self._db.execute(
+            "SELECT radius FROM certified WHERE model=? AND defense=? AND dataset=? AND video=? AND config_hash=? "
+            "AND status != 'failed'", (model, defense, dataset, video, chash))}
+        return all(float(r) in done for r in radii)
+
+    def put_certified(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Insert one video's certified rows (one per radius) in one transaction. Unknown keys are
+        rejected."""
+        batch = []
+        for row in rows:
+            unknown = set(row) - set(CERTIFIED_FIELDS)
+            if unknown:
+                raise KeyError(f"unknown certified fields: {sorted(unknown)}")
+            values = dict.fromkeys(CERTIFIED_FIELDS)
+            values.update(row)
+            values["created"] = values["created"] or time.time()
+            values["defense"] = values["defense"] or ""
+            for key in ("config", "extras"):
+                if values[key] is not None and not isinstance(values[key], str):
+                    values[key] = json.dumps(values[key], sort_keys=True, default=str)
+            batch.append([_finite_or_none(values[f]) for f in CERTIFIED_FIELDS])
+        with self._tx() as db:
+            db.executemany(f"INSERT OR REPLACE INTO certified ({','.join(CERTIFIED_FIELDS)}) "
+                           f"VALUES ({','.join('?' * len(CERTIFIED_FIELDS))})", batch)
+
+    def certified_rows(self, **where: Any) -> list[dict[str, Any]]:
+        """Certified rows as dicts, filtered by equality on the given columns."""
+        bad = set(where) - set(CERTIFIED_FIELDS)
+        if bad:
+            raise KeyError(f"cannot filter on {sorted(bad)}")
+        clause = " AND ".join(f"{k}=?" for k in where) or "1"
+        cur = self._db.execute(f"SELECT * FROM certified WHERE {clause} "
+                               "ORDER BY model, defense, dataset, config_hash, video, radius", tuple(where.values()))
         return [dict(r) for r in cur.fetchall()]
 
     def count(self) -> int:

@@ -12,7 +12,12 @@ unless said otherwise. Three families:
 * Antsiferova et al., "Comparing the Robustness of Modern No-Reference Image- and Video-Quality
   Metrics to Adversarial Attacks", AAAI 2024 (the MSU benchmark): scores min-max scaled with the
   clean scores of the evaluated set (:func:`minmax_scale`), then absolute and relative gain,
-  robustness score, Wasserstein and energy-distance scores.
+  robustness score, Wasserstein and energy-distance scores; :func:`msu_scores` gives them all,
+  the per-video means with 95% Student-t intervals (:func:`mean_interval`) as the benchmark
+  reports them.
+
+Confidence intervals for the change of SRCC / PLCC with MOS that an attack causes come from a
+seeded paired bootstrap over videos (:func:`correlation_change`).
 
 Conventions: NaN/inf entries and length mismatches raise :class:`~advqa.errors.InputError`
 naming the first bad index. A zero score shift is regularised by a small ``eps`` in the
@@ -25,6 +30,7 @@ lower-is-better model, like the reference ``inverse_sign``).
 from __future__ import annotations
 
 import logging
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -36,10 +42,14 @@ from advqa.metrics._arrays import score_vector, score_vectors
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Interval",
     "absolute_gain",
     "boundary_targets",
+    "correlation_change",
     "energy_score",
+    "mean_interval",
     "minmax_scale",
+    "msu_scores",
     "r_score",
     "r_score_bounds",
     "relative_gain",
@@ -240,3 +250,128 @@ def energy_score(clean: ArrayLike, adv: ArrayLike, *, higher_is_better: bool = T
     if np.isnan(c).any():
         return float("nan")
     return _sign(higher_is_better) * float(stats.energy_distance(c, a)) * float(np.sign(a.mean() - c.mean()))
+
+
+# --------------------------------------------------------- intervals
+
+
+class Interval(NamedTuple):
+    """A point estimate with the bounds of its confidence interval (NaN bounds: undefined)."""
+
+    value: float
+    lo: float
+    hi: float
+
+
+def mean_interval(values: ArrayLike, confidence: float = 0.95) -> Interval:
+    """The mean of ``values`` ``(N,)`` with its Student-t confidence interval.
+
+    ``t.interval(confidence, N - 1, loc=mean, scale=sem)`` with ``sem = std(ddof=1) / sqrt(N)``,
+    as the MSU benchmark's ``evaluate_robustness`` reports its per-image scores (Antsiferova et
+    al., AAAI 2024). One value: NaN bounds (no spread to estimate). Equal values: a zero-width
+    interval.
+    """
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be in (0, 1), got {confidence}")
+    v = score_vector("values", values)
+    mean = float(v.mean())
+    if v.size < 2:
+        return Interval(mean, float("nan"), float("nan"))
+    sem = float(stats.sem(v))
+    if sem == 0:
+        return Interval(mean, mean, mean)
+    lo, hi = stats.t.interval(confidence, v.size - 1, loc=mean, scale=sem)
+    return Interval(mean, float(lo), float(hi))
+
+
+def msu_scores(clean: ArrayLike, adv: ArrayLike, *, higher_is_better: bool = True,
+               confidence: float = 0.95) -> dict[str, float]:
+    """Every MSU benchmark score of one evaluated set (Antsiferova et al., AAAI 2024).
+
+    ``clean``, ``adv``: raw scores ``(N,)``; both are min-max scaled with the range of ``clean``
+    (the clean scores of the evaluated set). Keys:
+
+    * ``abs_gain`` (``_lo``, ``_hi``): mean of ``adv_s - clean_s`` with its t-interval;
+    * ``rel_gain`` (``_lo``, ``_hi``): mean of ``(adv_s - clean_s) / (clean_s + 1)``;
+    * ``robustness`` (``_lo``, ``_hi``): mean of ``log10(max(1 - c, c) / (|c - a| + 1e-6))``;
+    * ``wasserstein``, ``energy``: signed distances between the scaled distributions (no interval);
+    * ``n``: N.
+
+    Gains and distances are positive when the attack raised the predicted quality (sign flipped
+    for ``higher_is_better=False``); the robustness score is direction-free, higher is more robust.
+    Constant clean scores leave the scale undefined: every score is NaN (logged).
+    """
+    c, a = score_vectors(clean=clean, adv=adv)
+    out: dict[str, float] = {"n": float(c.size)}
+    cs, as_ = minmax_scale(c, c), minmax_scale(a, c)
+    nan = float("nan")
+    per_video = {
+        "abs_gain": lambda: absolute_gain(cs, as_, higher_is_better=higher_is_better, scale=False, reduce=False),
+        "rel_gain": lambda: relative_gain(cs, as_, higher_is_better=higher_is_better, scale=False, reduce=False),
+        "robustness": lambda: robustness_score(cs, as_, scale=False, reduce=False),
+    }
+    undefined = bool(np.isnan(cs).any())
+    for key, terms in per_video.items():
+        iv = Interval(nan, nan, nan) if undefined else mean_interval(terms(), confidence)
+        out[key], out[f"{key}_lo"], out[f"{key}_hi"] = iv
+    for key, fn in (("wasserstein", wasserstein_score), ("energy", energy_score)):
+        out[key] = nan if undefined else fn(cs, as_, higher_is_better=higher_is_better, scale=False)
+    return out
+
+
+def _rowwise_pearson(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Pearson correlation of each row of ``x`` with the same row of ``y`` ``(B, N) -> (B,)``;
+    NaN where a row is constant."""
+    xc = x - x.mean(axis=1, keepdims=True)
+    yc = y - y.mean(axis=1, keepdims=True)
+    den = np.sqrt((xc ** 2).sum(axis=1) * (yc ** 2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (xc * yc).sum(axis=1) / den
+    return np.where(den > 0, np.clip(r, -1.0, 1.0), np.nan)
+
+
+def _correlation(kind: str, pred: NDArray[np.float64], mos: NDArray[np.float64]) -> NDArray[np.float64]:
+    """SRCC (Pearson of average ranks) or PLCC of each row ``(B, N) -> (B,)``."""
+    if kind == "srcc":
+        return _rowwise_pearson(stats.rankdata(pred, axis=1), stats.rankdata(mos, axis=1))
+    return _rowwise_pearson(pred, mos)
+
+
+def correlation_change(before: ArrayLike, after: ArrayLike, mos: ArrayLike, *, metric: str = "srcc",
+                       resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Interval:
+    """Change of SRCC or PLCC with MOS caused by an attack, with a paired bootstrap interval.
+
+    ``value = corr(after, mos) - corr(before, mos)`` on all N videos (``before``, ``after``: the
+    model's clean and attacked scores, ``mos``: ``(N,)`` each); ``metric`` is ``"srcc"``
+    (Spearman, ties at their average rank) or ``"plcc"`` (Pearson, raw scores). Negative: the
+    attack hurt the agreement with MOS.
+
+    The interval is the percentile interval of the same difference over ``resamples`` bootstrap
+    draws of the videos (the same draw for before and after, so the pairing is kept):
+    ``idx = numpy.random.default_rng(seed).integers(0, N, size=(resamples, N))``. Draws whose
+    scores or MOS are constant (correlation undefined) are left out; when none are left, or
+    N < 3, the bounds are NaN. Deterministic for a given ``seed``.
+    """
+    if metric not in ("srcc", "plcc"):
+        raise InputError(f"metric must be 'srcc' or 'plcc', got {metric!r}")
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) or resamples < 1:
+        raise InputError(f"resamples must be a positive whole number, got {resamples!r}")
+    if not 0 < confidence < 1:
+        raise InputError(f"confidence must be in (0, 1), got {confidence}")
+    b, a, m = score_vectors(before=before, after=after, mos=mos)
+    nan = float("nan")
+    if b.size < 3:
+        log.warning("%s change of %d video(s) is NaN: need at least 3", metric.upper(), b.size)
+        return Interval(nan, nan, nan)
+    value = float(_correlation(metric, a[None], m[None])[0] - _correlation(metric, b[None], m[None])[0])
+    idx = np.random.default_rng(seed).integers(0, b.size, size=(int(resamples), b.size))
+    deltas = _correlation(metric, a[idx], m[idx]) - _correlation(metric, b[idx], m[idx])
+    deltas = deltas[np.isfinite(deltas)]
+    if deltas.size == 0:
+        return Interval(value, nan, nan)
+    if deltas.size < resamples:
+        log.debug("%s change: %d of %d bootstrap draws had an undefined correlation and were left out",
+                  metric.upper(), resamples - deltas.size, resamples)
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(deltas, [tail, 100 - tail])
+    return Interval(value, float(lo), float(hi))

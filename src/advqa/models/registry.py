@@ -31,6 +31,7 @@ MODELS: Registry[Factory] = Registry("model", skip=("weights", "device"))
 
 for _name, _target in (
     ("litevsfa", "advqa.models.litevsfa:create_litevsfa"),
+    ("litevsfa-nt", "advqa.models.litevsfa_nt:create_litevsfa_nt"),
     ("vsfa", "advqa.models.vsfa:create_vsfa"),
     ("mdtvsfa", "advqa.models.mdtvsfa:create_mdtvsfa"),
     ("fastvqa", "advqa.models.fastvqa:create_fastvqa"),
