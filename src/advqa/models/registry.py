@@ -43,6 +43,7 @@ for _name, _target in (
     ("linearityiqa", "advqa.models.linearityiqa:create_linearityiqa"),
     ("maniqa", "advqa.models.maniqa:create_maniqa"),
     ("liteiqa", "advqa.models.liteiqa:create_liteiqa"),
+    ("liteiqa-nt", "advqa.models.liteiqa_nt:create_liteiqa_nt"),
 ):
     MODELS.add(_name, _target)
 
