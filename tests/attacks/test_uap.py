@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from advqa.attacks import create
-from advqa.attacks.uap import (UAP, CumulativeUAP, GenerativeUAP, UNetGenerator, load_uap_npy, tile,
+from advqa.attacks.uap import (UAP, CumulativeUAP, GenerativeUAP, UNetGenerator, frame_picks, load_uap_npy, tile,
                                training_crop, training_images)
 from advqa.errors import InputError, WeightsError
 from msu_doubles import LowerIsBetter, litevsfa, photo
@@ -61,7 +61,9 @@ def test_training_images_from_videos_images_and_folders(tmp_path):
 
     a, b = photo("coffee.png", (60, 90)), photo("chelsea.png", (50, 70))
     video = torch.cat([a, a.flip(-1)])[None]  # (1, 2, 3, 60, 90)
-    assert training_images([video, b]).shape == (3, 3, 256, 256)
+    assert torch.equal(training_images([video, b]), torch.stack([training_crop(video[0, 1]), training_crop(b[0])]))
+    assert training_images([video, b], frames_per_video=None).shape == (3, 3, 256, 256)
+    assert frame_picks(24, 1) == [12] and frame_picks(24, 3) == [4, 12, 20] and frame_picks(2, 5) == [0, 1]
     write_image(tmp_path / "x.png", a)
     (tmp_path / "sub").mkdir()
     write_image(tmp_path / "sub" / "y.png", b)
@@ -127,9 +129,9 @@ def test_shipped_uap_on_maniqa():
     r = create("uap", uap_path=str(UAPS / SHIPPED["uap"][0]), amplitude=0.8, official_no_clip=True)(m, x)
     assert math.isfinite(r.clean_score) and math.isfinite(r.adv_score) and math.isfinite(r.extras["unclipped_score"])
     assert abs(r.linf - 0.08) <= 0.5 / 255 + 1e-6 and r.queries == 1
-    assert abs(r.adv_score - r.clean_score) > 1e-3
-    pytest.maniqa_scores = (r.clean_score, r.adv_score, r.extras["unclipped_score"])  # reported by -s runs
-    print("maniqa clean %.4f adv %.4f unclipped %.4f" % pytest.maniqa_scores)
+    # measured: clean 18.19, clamped 16.38, unclamped 14.74 (the recipe weights are not MANIQA's
+    # KonIQ weights, so the benchmark's UAP has no reason to raise this network's score)
+    assert abs(r.adv_score - r.clean_score) > 1e-3 and abs(r.extras["unclipped_score"] - r.adv_score) > 1e-3
 
 
 @pytest.mark.parametrize("name", ["uap", "cumulative-uap", "generative-uap"])
@@ -141,6 +143,9 @@ def test_fit_is_seeded(name, tiny_model):
     fit = lambda seed: create(name, seed=seed, **opts).fit(tiny_model, imgs)["uap"]  # noqa: E731
     a, b, c = fit(0), fit(0), fit(1)
     assert torch.equal(a, b) and not torch.equal(a, c)
+    if name == "uap":  # the benchmark's batches: drawn afresh at every step, so other batches
+        official = create(name, seed=0, official_batches=True, **opts).fit(tiny_model, imgs)["uap"]
+        assert not torch.equal(a, official)
     assert a.shape == (3, 256, 256) and float(a.abs().max()) <= create(name).threat.eps + 1e-7
 
 
@@ -239,7 +244,8 @@ def test_bad_options():
                            ("uap", {"epochs": 0}, "epochs"), ("cumulative-uap", {"batch_size": 0}, "batch_size"),
                            ("uap", {"lr": 0}, "lr"), ("cumulative-uap", {"step": -1}, "step"),
                            ("generative-uap", {"ngf": 0}, "ngf"), ("uap", {"official_no_clip": 1}, "official_no_clip"),
-                           ("uap", {"eot": 0}, "eot")):
+                           ("uap", {"eot": 0}, "eot"), ("uap", {"frames_per_video": 0}, "frames_per_video"),
+                           ("uap", {"official_batches": "yes"}, "official_batches")):
         with pytest.raises(InputError, match=what):
             create(name, **kw)
     with pytest.raises(InputError, match="fitted first"):

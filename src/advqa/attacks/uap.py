@@ -5,9 +5,9 @@ Attacks", AAAI 2024): ``uap``, ``cumulative-uap`` and ``generative-uap``.
 Each is fitted once on training images (:meth:`~advqa.attacks.base.FittedAttack.fit`) and gives
 one 256 x 256 RGB perturbation for every input. Training (shared):
 
-- images: every frame of the fit videos (an image is a 1-frame video), a folder of image files, or
-  by default (``fit(model, None)``) the middle frame of each video of the demo set's train split;
-  each is brought to 256 x 256 as the benchmark does: the centre 256 x 256 crop, or, when a side is
+- images: ``frames_per_video`` evenly spaced frames of each fit video (default 1, the middle one;
+  ``None``: all; an image is a 1-frame video), every image file of a folder (``fit(model, folder)``),
+  or with ``fit(model, None)`` the videos of the demo set's train split; each is brought to 256 x 256 as the benchmark does: the centre 256 x 256 crop, or, when a side is
   under 512 pixels, a bilinear resize of the whole image;
 - batches of ``batch_size`` (8) images, ``ceil(N / batch_size)`` steps per epoch; the image plus
   the perturbation is clamped to [0, 1] with an identity gradient (the benchmark's ``.data``
@@ -77,13 +77,20 @@ def training_crop(image: Tensor) -> Tensor:
     return image[:, top:top + UAP_SIDE, left:left + UAP_SIDE].float().clone()
 
 
-def _demo_frames() -> Iterator[Tensor]:
+def _demo_videos() -> Iterator[Tensor]:
     from advqa.data.demo import load_demo
     from advqa.io import read_video, to_tensor
 
     for sample in load_demo("train"):
-        clip = to_tensor(read_video(sample.path).frames)
-        yield clip[:, clip.shape[1] // 2:clip.shape[1] // 2 + 1]
+        yield to_tensor(read_video(sample.path).frames)
+
+
+def frame_picks(num_frames: int, frames_per_video: int | None) -> list[int]:
+    """The frames of a ``num_frames``-frame video used for training: ``frames_per_video`` evenly
+    spaced ones (the middle frame for 1; frame ``int((i + 0.5) T / k)``), or all for ``None``."""
+    if frames_per_video is None or frames_per_video >= num_frames:
+        return list(range(num_frames))
+    return [int((i + 0.5) * num_frames / frames_per_video) for i in range(frames_per_video)]
 
 
 def _folder_images(folder: Path) -> Iterator[Tensor]:
@@ -99,13 +106,14 @@ def _folder_images(folder: Path) -> Iterator[Tensor]:
         yield read_image(p).unsqueeze(1)
 
 
-def training_images(source: Any) -> Tensor:
-    """Training crops ``(N, 3, 256, 256)`` float32 from ``source``: ``None`` (the middle frame of each
-    demo train video), a folder (every image file under it, sorted), or what
-    :func:`~advqa.attacks.base.fit_videos` accepts (every frame of every video; images ``(1, 3, H, W)``
-    count as 1-frame videos)."""
+def training_images(source: Any, frames_per_video: int | None = 1) -> Tensor:
+    """Training crops ``(N, 3, 256, 256)`` float32 from ``source``: ``None`` (the demo set's train
+    split), a folder (every image file under it, sorted), or what :func:`~advqa.attacks.base.fit_videos`
+    accepts (images ``(1, 3, H, W)`` count as 1-frame videos). From each video ``frames_per_video``
+    evenly spaced frames are used (:func:`frame_picks`; ``None``: every frame): consecutive frames are
+    near-duplicates, and memory grows by 0.75 MiB per training image."""
     if source is None:
-        clips: Any = _demo_frames()
+        clips: Any = _demo_videos()
     elif isinstance(source, (str, Path)):
         clips = _folder_images(Path(source))
     else:
@@ -115,7 +123,7 @@ def training_images(source: Any) -> Tensor:
                 yield v.unsqueeze(1) if isinstance(v, Tensor) and v.ndim == 4 and v.shape[1] == 3 \
                     and v.shape[0] == 1 else v
         clips = fit_videos(as_videos)
-    crops = [training_crop(clip[0, t].cpu()) for clip in clips for t in range(clip.shape[1])]
+    crops = [training_crop(clip[0, t].cpu()) for clip in clips for t in frame_picks(clip.shape[1], frames_per_video)]
     if not crops:
         raise InputError("UAP training: no training images (the fit videos were empty or unreadable)")
     return torch.stack(crops)
@@ -178,8 +186,8 @@ class UniversalAttack(FittedAttack):
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str = "up", amplitude: float = 0.2,
                  epochs: int | None = None, batch_size: int = 8, uap_path: str | None = None,
-                 official_no_clip: bool = False, official_batches: bool = False, eot: int = 1,
-                 seed: int | None = 0) -> None:
+                 frames_per_video: int | None = 1, official_no_clip: bool = False,
+                 official_batches: bool = False, eot: int = 1, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, seed=seed)
         if self.threat.norm != "linf":
             raise InputError(f"{self.name}: a universal perturbation is bounded in Linf (norm='linf'), "
@@ -199,6 +207,8 @@ class UniversalAttack(FittedAttack):
         self.epochs = _check_positive_int(self.default_epochs if epochs is None else epochs, f"{self.name}: epochs")
         self.batch_size = _check_positive_int(batch_size, f"{self.name}: batch_size")
         self.eot = _check_positive_int(eot, f"{self.name}: eot (model samples per training step)")
+        self.frames_per_video = None if frames_per_video is None else _check_positive_int(
+            frames_per_video, f"{self.name}: frames_per_video (training frames per fit video, or None for all)")
         self.official_no_clip = official_no_clip
         self.official_batches = official_batches
         self.uap_path = None if uap_path is None else str(uap_path)
@@ -237,7 +247,7 @@ class UniversalAttack(FittedAttack):
              progress: Callable[[int, int], None] | None) -> dict[str, Tensor]:
         from advqa.attacks.losses import make_loss
 
-        images = training_images(videos)
+        images = training_images(videos, self.frames_per_video)
         loss_fn = make_loss(self.loss, card=model.card, clean_score=float("nan"))
         device = model.device
         n = images.shape[0]
