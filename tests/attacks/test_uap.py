@@ -13,6 +13,7 @@ from advqa.attacks import create
 from advqa.attacks.uap import (UAP, CumulativeUAP, GenerativeUAP, UNetGenerator, frame_picks, load_uap_npy, tile,
                                training_crop, training_images)
 from advqa.errors import InputError, WeightsError
+from advqa.threat import MaskBudget, L2Ball
 from msu_doubles import LowerIsBetter, litevsfa, photo
 
 UAPS = Path(__file__).resolve().parents[1] / "fixtures" / "msu_uaps"
@@ -100,6 +101,15 @@ def test_shipped_uap_loads_and_applies(name, tiny_model):
         unclipped = ((x[0] + ideal) >= 0) & ((x[0] + ideal) <= 1)
         assert float((delta - ideal)[unclipped].abs().max()) <= 0.5 / 255 + 1e-6
         assert float(unclipped.float().mean()) > 0.9
+
+
+def test_an_l2_budget_rescales_the_uap(tiny_model):
+    attack = create("uap", norm="l2", eps=2 / 255, epochs=2, batch_size=2, lr=0.05)
+    u = attack.fit(tiny_model, [photo("coffee.png", (64, 64)), photo("chelsea.png", (64, 64))])["uap"]
+    rms = float(u.pow(2).mean().sqrt())
+    assert rms == pytest.approx(2 / 255, rel=1e-4)  # 2 Adam steps of 0.05 leave the ball: rescaled onto it
+    r = attack(tiny_model, photo("astronaut.png", (256, 256)))
+    assert r.l2 <= 2 / 255 * 0.2 + 0.5 / 255 and L2Ball(2 / 255).contains(r.adversarial - photo("astronaut.png", (256, 256))[None])
 
 
 def test_a_uap_beyond_the_budget_is_refused():
@@ -240,7 +250,7 @@ def test_bad_files(tmp_path):
 
 
 def test_bad_options():
-    for name, kw, what in (("uap", {"loss": "srb"}, "loss"), ("uap", {"norm": "l2"}, "Linf"),
+    for name, kw, what in (("uap", {"loss": "srb"}, "loss"), ("uap", {"threat": MaskBudget(1.0)}, "Lp budget"),
                            ("uap", {"epochs": 0}, "epochs"), ("cumulative-uap", {"batch_size": 0}, "batch_size"),
                            ("uap", {"lr": 0}, "lr"), ("cumulative-uap", {"step": -1}, "step"),
                            ("generative-uap", {"ngf": 0}, "ngf"), ("uap", {"official_no_clip": 1}, "official_no_clip"),

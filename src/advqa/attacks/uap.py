@@ -23,6 +23,9 @@ one 256 x 256 RGB perturbation for every input. Training (shared):
   code, which leaves the generator in training mode). As there, the noise is clamped to
   ``[-eps, eps]`` after every step, so every step after the first sees ``clamp(U[0, 1), 0, eps)``.
 
+The budget is the benchmark's Linf ball (the clamp); an ``l2`` threat (per-frame RMS) is also
+accepted, the perturbation then being rescaled to RMS ``eps`` whenever it leaves the ball.
+
 At test time the perturbation is tiled over each frame (``np.tile`` from the top-left corner) and
 added at ``amplitude`` (the benchmark: 0.2, 0.4 or 0.8, three configurations), so its Linf is
 ``amplitude * max|uap|``: 0.02/0.04/0.08 for ``uap`` and ``cumulative-uap``, 2/4/8 of 255 for
@@ -54,7 +57,7 @@ from torch import Tensor, nn
 from advqa.attacks.base import AttackContext, FittedAttack, QueryCounter, fit_videos
 from advqa.errors import InputError, WeightsError
 from advqa.models.base import QualityModel
-from advqa.threat import BUDGET_TOL, ThreatModel
+from advqa.threat import ThreatModel
 
 log = logging.getLogger(__name__)
 
@@ -189,9 +192,9 @@ class UniversalAttack(FittedAttack):
                  frames_per_video: int | None = 1, official_no_clip: bool = False,
                  official_batches: bool = False, eot: int = 1, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, seed=seed)
-        if self.threat.norm != "linf":
-            raise InputError(f"{self.name}: a universal perturbation is bounded in Linf (norm='linf'), "
-                             f"got {self.threat.describe()}")
+        if self.threat.norm not in ("linf", "l2"):
+            raise InputError(f"{self.name}: a universal perturbation needs an Lp budget fixed in advance (norm='linf', "
+                             f"the benchmark's, or 'l2'), got {self.threat.describe()}")
         if not isinstance(loss, str) or loss.strip().lower() not in ("up", "down"):
             raise InputError(f"{self.name}: loss must be 'up' (raise the predicted quality, the benchmark's) or "
                              f"'down'; a universal perturbation has no per-video target, got {loss!r}")
@@ -224,10 +227,11 @@ class UniversalAttack(FittedAttack):
         if uap.ndim != 3 or uap.shape[0] != 3 or min(uap.shape[1:]) < 1 or not uap.is_floating_point():
             raise InputError(f"{self.name}: the state's 'uap' must be a float (3, H, W) tensor, got "
                              f"{uap.dtype} {tuple(uap.shape)}")
-        top = float(uap.abs().max())
-        if top > self.threat.eps + BUDGET_TOL:
-            raise InputError(f"{self.name}: the perturbation's max |uap| = {top:.4g} exceeds the attack's budget "
-                             f"eps = {self.threat.eps:.4g}; create the attack with eps >= {top:.4g}")
+        if not self.threat.contains(uap[None, None]):
+            size = float(self.threat.frame_norms(uap[None, None]).max())
+            what = "max |uap|" if self.threat.norm == "linf" else "RMS of the uap"
+            raise InputError(f"{self.name}: the perturbation's {what} = {size:.4g} exceeds the attack's budget "
+                             f"eps = {self.threat.eps:.4g}; create the attack with eps >= {size:.4g}")
 
     def load_state(self, path: Any) -> UniversalAttack:
         """Read a state written by :meth:`save_state`, or a benchmark ``.npy`` perturbation."""
@@ -287,6 +291,11 @@ class UniversalAttack(FittedAttack):
                generator: torch.Generator, device: torch.device) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _project(self, u: Tensor) -> Tensor:
+        """``u`` ``(1, 3, h, w)`` onto the budget: the benchmark's clamp to ``[-eps, eps]`` for linf, a
+        rescale to RMS ``eps`` for l2."""
+        return self.threat.project(u[:, None])[:, 0]
+
     # -- applying --------------------------------------------------------------------------
     def perturbation(self, height: int, width: int) -> Tensor:
         """``amplitude * uap`` tiled to ``(3, height, width)``."""
@@ -319,7 +328,6 @@ class UAP(UniversalAttack):
 
     def _train(self, batches: Iterator[Tensor], objective: Callable[[Tensor, Tensor], Tensor],
                generator: torch.Generator, device: torch.device) -> Tensor:
-        eps = self.threat.eps
         u = torch.full((1, 3, UAP_SIDE, UAP_SIDE), 1e-4, device=device, requires_grad=True)
         opt = torch.optim.Adam([u], lr=self.lr)
         for batch in batches:
@@ -327,7 +335,7 @@ class UAP(UniversalAttack):
             objective(batch, u).backward()
             opt.step()
             with torch.no_grad():
-                u.clamp_(-eps, eps)
+                u.copy_(self._project(u))
         return u.detach()
 
 
@@ -349,12 +357,11 @@ class CumulativeUAP(UniversalAttack):
 
     def _train(self, batches: Iterator[Tensor], objective: Callable[[Tensor, Tensor], Tensor],
                generator: torch.Generator, device: torch.device) -> Tensor:
-        eps = self.threat.eps
         u = torch.full((1, 3, UAP_SIDE, UAP_SIDE), 1e-4, device=device)
         for batch in batches:
             ug = u.requires_grad_(True)
             (grad,) = torch.autograd.grad(objective(batch, ug), ug)
-            u = (u.detach() - self.step * grad).clamp_(-eps, eps)
+            u = self._project(u.detach() - self.step * grad)
         return u
 
 
@@ -436,11 +443,11 @@ class GenerativeUAP(UniversalAttack):
             opt = torch.optim.Adam(net.parameters(), lr=self.lr)
             for batch in batches:
                 opt.zero_grad()
-                objective(batch, net(noise) * eps).backward()
+                objective(batch, self._project(net(noise) * eps)).backward()
                 opt.step()
                 noise.clamp_(-eps, eps)
             with torch.no_grad():
-                return net(noise) * eps
+                return self._project(net(noise) * eps)
 
 
 __all__ = ["AMPLITUDES", "CumulativeUAP", "GenerativeUAP", "UAP", "UAP_SIDE", "UNetGenerator", "UniversalAttack",
