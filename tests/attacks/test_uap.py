@@ -2,6 +2,7 @@
 seeded fits, directions on the default model, and every bad input."""
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def test_shipped_uap_loads_and_applies(name, tiny_model):
     raw = np.load(UAPS / file)
     pretrained = create(name, uap_path=str(UAPS / file))
     assert not pretrained.needs_fit and type(pretrained).needs_fit  # the runner does not refit it
+    assert pretrained.config()["uap_sha256"] == hashlib.sha256((UAPS / file).read_bytes()).hexdigest()
     for attack in (pretrained, create(name).load_state(UAPS / file)):
         u = attack.uap
         assert u.shape == (3, 256, 256) and u.dtype == torch.float32
@@ -108,8 +110,9 @@ def test_an_l2_budget_rescales_the_uap(tiny_model):
     u = attack.fit(tiny_model, [photo("coffee.png", (64, 64)), photo("chelsea.png", (64, 64))])["uap"]
     rms = float(u.pow(2).mean().sqrt())
     assert rms == pytest.approx(2 / 255, rel=1e-4)  # 2 Adam steps of 0.05 leave the ball: rescaled onto it
-    r = attack(tiny_model, photo("astronaut.png", (256, 256)))
-    assert r.l2 <= 2 / 255 * 0.2 + 0.5 / 255 and L2Ball(2 / 255).contains(r.adversarial - photo("astronaut.png", (256, 256))[None])
+    x = photo("astronaut.png", (256, 256))
+    r = attack(tiny_model, x)
+    assert r.l2 <= 2 / 255 * 0.2 + 0.5 / 255 and L2Ball(2 / 255).contains(r.adversarial - x[None])
 
 
 def test_a_uap_beyond_the_budget_is_refused():
@@ -131,8 +134,9 @@ def test_shipped_uap_on_maniqa():
 
     m = MANIQA(sampling="resize")
     sd = m.state_dict()
-    m.load_state_dict({k: v if k.endswith(("relative_position_index", "attn_mask")) else recipe_value(k, v.shape, v.dtype)
-                       for k, v in sd.items()}, strict=True)
+    computed = ("relative_position_index", "attn_mask")  # buffers the model computes itself
+    m.load_state_dict({k: v if k.endswith(computed) else recipe_value(k, v.shape, v.dtype) for k, v in sd.items()},
+                      strict=True)
     for p in m.parameters():
         p.requires_grad_(False)
     x = photo("coffee.png")

@@ -21,7 +21,8 @@ def _with_split(src: Path, dst: Path) -> Path:
         w = csv.DictWriter(fh, fieldnames=["name", "mos", "split"])
         w.writeheader()
         for r in rows:
-            w.writerow({"name": r["name"], "mos": r["mos"], "split": "train" if r["name"] in ("v1.mkv", "v3.mkv") else "test"})
+            split = "train" if r["name"] in ("v1.mkv", "v3.mkv") else "test"
+            w.writerow({"name": r["name"], "mos": r["mos"], "split": split})
     return dst
 
 

@@ -2,13 +2,15 @@
 "Comparing the Robustness of Modern No-Reference Image- and Video-Quality Metrics to Adversarial
 Attacks", AAAI 2024): ``uap``, ``cumulative-uap`` and ``generative-uap``.
 
-Each is fitted once on training images (:meth:`~advqa.attacks.base.FittedAttack.fit`) and gives
-one 256 x 256 RGB perturbation for every input. Training (shared):
+A universal perturbation (Moosavi-Dezfooli et al., "Universal Adversarial Perturbations", CVPR
+2017) is fitted once on training images (:meth:`~advqa.attacks.base.FittedAttack.fit`): one
+256 x 256 RGB perturbation for every input. Training (shared):
 
-- images: ``frames_per_video`` evenly spaced frames of each fit video (default 1, the middle one;
-  ``None``: all; an image is a 1-frame video), every image file of a folder (``fit(model, folder)``),
-  or with ``fit(model, None)`` the videos of the demo set's train split; each is brought to 256 x 256 as the benchmark does: the centre 256 x 256 crop, or, when a side is
-  under 512 pixels, a bilinear resize of the whole image;
+- images: ``frames_per_video`` evenly spaced frames of each fit video (default 1, the middle
+  one; ``None``: all; an image is a 1-frame video), every image file of a folder
+  (``fit(model, folder)``), or with ``fit(model, None)`` the videos of the demo set's train split;
+  each is brought to 256 x 256 as the benchmark does: the centre 256 x 256 crop, or, when a side
+  is under 512 pixels, a bilinear resize of the whole image;
 - batches of ``batch_size`` (8) images, ``ceil(N / batch_size)`` steps per epoch; the image plus
   the perturbation is clamped to [0, 1] with an identity gradient (the benchmark's ``.data``
   clamp); the loss is the benchmark's ``"up"`` (``1 - f / range``, the score range of the model's
@@ -17,10 +19,11 @@ one 256 x 256 RGB perturbation for every input. Training (shared):
   perturbation initialised to 1e-4, clamped to ``[-eps, eps]`` (eps 0.1) after each step; 5 epochs;
 - ``cumulative-uap``: the raw gradient is subtracted (``u <- u - step * grad``, step 1), then the
   clamp; 5 epochs. Its effective step depends on the model's score range;
-- ``generative-uap``: a pix2pix U-Net (:class:`UNetGenerator`) maps a fixed uniform noise image
-  to ``eps * tanh(.)`` (eps 10/255); Adam (lr 1e-3) on the generator's weights; 1 epoch; the UAP
-  is the generator's output on that noise after training (dropout active, as in the benchmark's
-  code, which leaves the generator in training mode). As there, the noise is clamped to
+- ``generative-uap`` (after Poursaeed et al., "Generative Adversarial Perturbations", CVPR
+  2018): the U-Net of pix2pix (Isola et al., CVPR 2017; :class:`UNetGenerator`) maps a fixed
+  uniform noise image to ``eps * tanh(.)`` (eps 10/255); Adam (lr 1e-3) on the generator's
+  weights; 1 epoch; the UAP is the generator's output on that noise after training (dropout
+  active, as in the benchmark's code, which leaves the generator in training mode). As there, the noise is clamped to
   ``[-eps, eps]`` after every step, so every step after the first sees ``clamp(U[0, 1), 0, eps)``.
 
 The budget is the benchmark's Linf ball (the clamp); an ``l2`` threat (per-frame RMS) is also
@@ -218,6 +221,9 @@ class UniversalAttack(FittedAttack):
         if self.uap_path is not None:
             self.load_state(self.uap_path)
             self.needs_fit = False  # a pretrained perturbation: the runner must not refit it
+            from advqa.models.weights import sha256_file
+
+            self.uap_sha256 = sha256_file(self.uap_path)  # in config(): results follow the file's content
 
     # -- state -----------------------------------------------------------------------------
     def _check_state(self, state: dict[str, Tensor]) -> None:
@@ -366,11 +372,12 @@ class CumulativeUAP(UniversalAttack):
 
 
 class UNetGenerator(nn.Module):
-    """pix2pix's U-Net generator as the benchmark's generative UAP uses it: 8 stride-2 4x4 convolutions
-    (``ngf``, 2, 4, 8, 8, 8, 8, 8 x ``ngf`` channels; instance norm after each but the first and the
-    last; LeakyReLU 0.2 after each but the last, also on the maps the skips carry) and 8 transposed ones back (ReLU before
-    each, instance norm after each but the last, dropout 0.5 after the first three, skip
-    concatenations), then tanh. Input and output ``(N, 3, 256, 256)``; values in (-1, 1)."""
+    """pix2pix's U-Net generator as the benchmark's generative UAP uses it: 8 stride-2 4x4
+    convolutions (``ngf``, 2, 4, 8, 8, 8, 8, 8 x ``ngf`` channels; instance norm after each but the
+    first and the last; LeakyReLU 0.2 after each but the last, also on the maps the skips carry)
+    and 8 transposed ones back (ReLU before each, instance norm after each but the last, dropout
+    0.5 after the first three, skip concatenations), then tanh. Input and output
+    ``(N, 3, 256, 256)``; values in (-1, 1)."""
 
     def __init__(self, ngf: int = 64, channels: int = 3) -> None:
         super().__init__()
