@@ -268,3 +268,27 @@ def test_bad_options():
         create("uap").load_state_dict({"delta": torch.zeros(3, 256, 256)})
     with pytest.raises(InputError, match=r"\(3, H, W\)"):
         create("uap").load_state_dict({"uap": torch.zeros(256, 256)})
+
+
+def test_default_training_images_are_the_demo_train_videos(tmp_path, monkeypatch):
+    """``fit(model, None)`` reads the demo set's train split (here a stand-in of two real clips)."""
+    import advqa.data.demo as demo
+    from advqa.data.base import Sample, VideoDataset
+    from advqa.io import write_video_lossless
+
+    clips = []
+    for i, name in enumerate(["coffee.png", "chelsea.png"]):
+        x = photo(name, (72, 96))[0]
+        frames = torch.stack([x, x.flip(-1), x.flip(-2)])  # 3 frames: the middle one is flipped upside down
+        clips.append(frames)
+        write_video_lossless(tmp_path / f"v{i}.mkv", (frames * 255).round().byte().permute(0, 2, 3, 1).numpy())
+    calls = []
+
+    def fake_load_demo(split="test", root=None, build=True):
+        calls.append(split)
+        return VideoDataset("demo", [Sample(f"v{i}", tmp_path / f"v{i}.mkv", 3.0) for i in range(2)], (1.0, 5.0))
+
+    monkeypatch.setattr(demo, "load_demo", fake_load_demo)
+    imgs = training_images(None)
+    assert calls == ["train"] and imgs.shape == (2, 3, 256, 256)
+    assert torch.allclose(imgs, torch.stack([training_crop(c[1]) for c in clips]), atol=1e-6)
