@@ -24,6 +24,11 @@ for _name, _target in (
     ("amifgsm", "advqa.attacks.fgsm:AMIFGSM"),
     ("patch", "advqa.attacks.patch_search:PatchSearch"),
     ("simba", "advqa.attacks.simba:SimBA"),
+    ("korhonen", "advqa.attacks.korhonen:Korhonen"),
+    ("madc", "advqa.attacks.madc:MADC"),
+    ("uap", "advqa.attacks.uap:UAP"),
+    ("cumulative-uap", "advqa.attacks.uap:CumulativeUAP"),
+    ("generative-uap", "advqa.attacks.uap:GenerativeUAP"),
 ):
     ATTACKS.add(_name, _target)
 
