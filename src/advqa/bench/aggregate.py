@@ -24,12 +24,24 @@ from advqa.bench.store import ResultStore
 SUMMARY_COLUMNS = ("model", "defense", "dataset", "attack", "attacker", "n", "skipped", "srcc_before", "srcc_after",
                    "plcc_before",
                    "plcc_after", "krocc_before", "krocc_after", "rmse_before", "rmse_after", "r",
-                   "abs_gain", "l2", "linf", "psnr", "ssim", "queries", "time_s", "config_hash")
+                   "abs_gain", "l2", "linf", "psnr", "ssim", "flicker", "tpsnr", "tssim", "queries", "time_s",
+                   "config_hash")
 
 
 def _mean(values: list[Any]) -> float:
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+def _extras(row: dict[str, Any]) -> dict[str, Any]:
+    """A result row's extras (stored as JSON text)."""
+    value = row.get("extras")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 #: the order attacker modes are listed in (undefended first)
@@ -82,6 +94,8 @@ def summarize(store: ResultStore) -> list[dict[str, Any]]:
                 abs_gain=float(absolute_gain(before, after)),
                 l2=_mean([r["l2"] for r in ok]), linf=_mean([r["linf"] for r in ok]),
                 psnr=_mean([r["psnr"] for r in ok]), ssim=_mean([r["ssim"] for r in ok]),
+                # the perturbation's flicker (advqa.attacks.base.perturbation_stats), kept in extras
+                **{k: _mean([_extras(r).get(k) for r in ok]) for k in ("flicker", "tpsnr", "tssim")},
                 queries=_mean([r["queries"] for r in ok]), time_s=_mean([r["time_s"] for r in ok]),
             )
         out.append(summary)
