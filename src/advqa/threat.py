@@ -430,14 +430,25 @@ class TemporalStep(ThreatModel):
         ``step`` around its reference (a window shorter than the bound video: the inner budget)."""
         if self._clean is not None and delta.shape[1] != self._clean.shape[1]:
             return self.inner.project(delta)
+        return self._project_from(delta, 0, None)
+
+    def _project_from(self, delta: Tensor, start: int, prev: Tensor | None) -> Tensor:
         out = torch.empty_like(delta)
-        for t in range(delta.shape[1]):
-            d = self.inner.frames(t, t + 1).project(delta[:, t:t + 1])
-            if t > 0:
-                ref = self._reference(out[:, t - 1:t], t, None, grid=False)
+        for i in range(delta.shape[1]):
+            t = start + i
+            d = self.inner.frames(t, t + 1).project(delta[:, i:i + 1])
+            before = out[:, i - 1:i] if i else prev
+            if t > 0 and before is not None:
+                ref = self._reference(before, t, None, grid=False)
                 d = torch.maximum(torch.minimum(d, ref + self.step), ref - self.step)
-            out[:, t:t + 1] = d
+            out[:, i:i + 1] = d
         return out
+
+    def window(self, start: int, stop: int, previous: Tensor | None) -> ThreatModel:
+        """The budget of frames ``[start, stop)`` of the bound video given ``previous``, the
+        (rounded) perturbation of frame ``start - 1`` (``(B, 1, 3, H, W)``; None at the start):
+        the inner budget and the step bound, for attacks that perturb a video a window at a time."""
+        return _StepWindow(self, start, stop, previous)
 
     def frame_norms(self, delta: Tensor) -> Tensor:
         return self.inner.frame_norms(delta) if delta.shape[1] else delta.new_zeros(delta.shape[0], 0)
@@ -462,19 +473,26 @@ class TemporalStep(ThreatModel):
         if clean.shape != adversarial.shape:
             raise InputError(f"enforce: clean {tuple(clean.shape)} and adversarial "
                              f"{tuple(adversarial.shape)} differ in shape")
+        return self._enforce_from(clean, adversarial, 0, None)
+
+    def _enforce_from(self, clean: Tensor, adversarial: Tensor, start: int, prev: Tensor | None) -> Tensor:
         out = torch.empty_like(clean)
-        out[:, :1] = self.inner.frames(0, 1)._enforce_frames(clean[:, :1], adversarial[:, :1])
-        for t in range(1, clean.shape[1]):
-            c = clean[:, t:t + 1]
+        for i in range(clean.shape[1]):
+            t = start + i
+            c = clean[:, i:i + 1]
+            before = out[:, i - 1:i] - clean[:, i - 1:i] if i else prev
+            if t == 0 or before is None:
+                out[:, i:i + 1] = self.inner.frames(t, t + 1)._enforce_frames(c, adversarial[:, i:i + 1])
+                continue
             lim = torch.as_tensor(self._limit(t), dtype=c.dtype, device=c.device)
-            ref = self._reference(out[:, t - 1:t] - clean[:, t - 1:t], t, c, grid=True)
+            ref = self._reference(before, t, c, grid=True)
             lo = torch.maximum(torch.maximum(ref - self.step, -lim), -c)
             hi = torch.minimum(torch.minimum(ref + self.step, lim), 1.0 - c)
-            d = torch.maximum(torch.minimum(adversarial[:, t:t + 1].detach() - c, hi), lo)
+            d = torch.maximum(torch.minimum(adversarial[:, i:i + 1].detach() - c, hi), lo)
             r = torch.round(d * 255.0) / 255.0
             r = torch.where(r > hi + BUDGET_TOL, torch.floor(hi * 255.0 + 1e-4) / 255.0, r)
             r = torch.where(r < lo - BUDGET_TOL, torch.ceil(lo * 255.0 - 1e-4) / 255.0, r)
-            out[:, t:t + 1] = c + r
+            out[:, i:i + 1] = c + r
         return out
 
     def describe(self) -> str:
@@ -490,6 +508,33 @@ class TemporalStep(ThreatModel):
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, hash(self.inner), self.step, self.motion, self.block, self.search))
+
+
+class _StepWindow(ThreatModel):
+    """Frames ``[start, stop)`` of a bound :class:`TemporalStep`, continuing from a given previous
+    perturbation (:meth:`TemporalStep.window`)."""
+
+    per_frame: ClassVar[bool] = False
+
+    def __init__(self, parent: TemporalStep, start: int, stop: int, previous: Tensor | None) -> None:
+        self.parent, self.start, self.stop, self.previous = parent, start, stop, previous
+        self.norm = parent.norm  # type: ignore[misc]
+        self.eps = parent.eps
+
+    def project(self, delta: Tensor) -> Tensor:
+        return self.parent._project_from(delta, self.start, self.previous)
+
+    def frame_norms(self, delta: Tensor) -> Tensor:
+        return self.parent.inner.frames(self.start, self.stop).frame_norms(delta)
+
+    def frames(self, start: int, stop: int) -> ThreatModel:
+        return self.parent.inner.frames(self.start + start, self.start + stop)
+
+    def enforce(self, clean: Tensor, adversarial: Tensor) -> Tensor:
+        return self.parent._enforce_from(clean, adversarial, self.start, self.previous)
+
+    def describe(self) -> str:
+        return f"{self.parent.describe()} [frames {self.start}:{self.stop}]"
 
 
 _LP = {"linf": LinfBall, "l2": L2Ball}
