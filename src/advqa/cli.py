@@ -563,6 +563,39 @@ def probe(videos: tuple[str, ...]) -> None:
                    f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt} ({'; '.join(notes)})")
 
 
+@cli.command("train-attack")
+@click.argument("attack_name", type=click.Choice(["stqa", "stqa-targeted"]))
+@click.option("--model", "model_name", default="litevsfa", show_default=True,
+              help="The registered model to train the attack network against (white-box).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Where to save the state (.pt). [default: <attack>_<model>.pt]")
+@click.option("--videos", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Demo train-split videos to fit on (a seeded subset).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Frames decoded per video.")
+@click.option("--frames", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Consecutive frames per training clip (random start each step).")
+@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_attack(attack_name: str, model_name: str, out_path: str | None, videos: int, max_frames: int,
+                 frames: int, epochs: int, seed: int) -> None:
+    """Train a generative attack network (STQA-Net, Hu et al., KBS 2024) on the demo train split.
+
+    \b
+    The shipped litevsfa states were made with the defaults:
+      advqa train-attack stqa --model litevsfa
+      advqa train-attack stqa-targeted --model litevsfa
+    Use the result with `advqa attack VIDEO --attack stqa -o weights=PATH` (or weights: in a config).
+    """
+    from advqa.attacks.stqa import train_default
+
+    out = out_path or f"{attack_name.replace('-', '_')}_{model_name}.pt"
+    _, record = train_default(model_name, targeted=attack_name == "stqa-targeted", videos=videos,
+                              max_frames=max_frames, epochs=epochs, frames=frames, seed=seed, out=out)
+    click.echo(f"saved {out}: {record['parameters']} parameters, fitted on {record['videos']} videos in "
+               f"{record['fit_s']:.0f} s; SHA-256 {record['sha256']}")
+
+
 @cli.command()
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
               help="Where to save the trained weights (.pt): the litevsfa head, or the trained parameters.")

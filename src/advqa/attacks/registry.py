@@ -24,6 +24,8 @@ for _name, _target in (
     ("amifgsm", "advqa.attacks.fgsm:AMIFGSM"),
     ("patch", "advqa.attacks.patch_search:PatchSearch"),
     ("simba", "advqa.attacks.simba:SimBA"),
+    ("stqa", "advqa.attacks.stqa:STQA"),
+    ("stqa-targeted", "advqa.attacks.stqa:STQATargeted"),
 ):
     ATTACKS.add(_name, _target)
 
