@@ -49,7 +49,7 @@ def main() -> None:
     ap.add_argument("--srb-lr", type=float, default=1e-3, help="SRB Adam step (3e-4 is paper 000's for L2 1/255)")
     ap.add_argument("--iterations", type=int, default=30)
     ap.add_argument("--step", type=float, default=1.0, help="temporal step bound, 8-bit levels")
-    ap.add_argument("--attacks", default="srb,srb+step,srb+step+motion,stqa,stqa-targeted")
+    ap.add_argument("--attacks", default="srb,srb+step,srb+step+motion,stqa-raw,stqa-targeted-raw,stqa,stqa-targeted")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="exp_stqa_demo.json")
     args = ap.parse_args()
@@ -83,6 +83,8 @@ def main() -> None:
         "srb+step+motion": lambda: create_attack("whitebox", temporal_step=step, motion=True, **srb),
         "stqa": lambda: create_attack("stqa"),
         "stqa-targeted": lambda: create_attack("stqa-targeted"),
+        "stqa-raw": lambda: create_attack("stqa", verify=False),  # the network alone, no query
+        "stqa-targeted-raw": lambda: create_attack("stqa-targeted", verify=False),
     }
     chosen = [a.strip() for a in args.attacks.split(",") if a.strip()]
     runs, advs = [], {}
@@ -130,7 +132,7 @@ def main() -> None:
         c = np.array(c)
         tg = np.array([np.nan if t is None else t for t in
                        protocol.targets(mos, c, aset.mos_max, higher_is_better=m.card.higher_is_better)])
-        for name in [n for n in ("stqa", "stqa-targeted", "srb") if n in advs]:
+        for name in [n for n in ("stqa-raw", "stqa-targeted-raw", "stqa", "stqa-targeted", "srb") if n in advs]:
             with torch.no_grad():
                 a = []
                 for adv_v in advs[name]:
@@ -152,21 +154,21 @@ def main() -> None:
     c = summary["clean"]
     print(f"\n{args.model} on demo/test: {len(samples)} videos x {args.frames} frames; SRB: K={args.iterations}, "
           f"Adam lr {args.srb_lr:g}, T=1; budget |delta| <= JND; temporal step {args.step:g}/255")
-    head = (f"{'attack':<16} {'SRCC':>6} {'PLCC':>6} {'R':>6} {'toward':>7} {'right':>5} {'ms/fr':>7} {'q/vid':>6} "
+    head = (f"{'attack':<18} {'SRCC':>6} {'PLCC':>6} {'R':>6} {'toward':>7} {'right':>5} {'ms/fr':>7} {'q/vid':>6} "
             f"{'PSNR':>6} {'SSIM':>6} {'@JND':>5} {'flick':>6} {'tPSNR':>6} {'tSSIM':>6}")
     print(head)
-    print(f"{'clean':<16} {c['srcc']:>6.3f} {c['plcc']:>6.3f}")
+    print(f"{'clean':<18} {c['srcc']:>6.3f} {c['plcc']:>6.3f}")
     for r in runs:
-        print(f"{r['attack']:<16} {r['srcc']:>6.3f} {r['plcc']:>6.3f} {r['R']:>6.2f} {r['toward']:>+7.4f} "
+        print(f"{r['attack']:<18} {r['srcc']:>6.3f} {r['plcc']:>6.3f} {r['R']:>6.2f} {r['toward']:>+7.4f} "
               f"{r['moved_right_way']:>5.2f} {r['ms_frame']:>7.1f} {r['queries']:>6.0f} {r['psnr']:>6.2f} "
               f"{r['ssim']:>6.4f} {r['at_limit']:>5.3f} {255 * r['flicker']:>6.3f} {r['tpsnr']:>6.2f} "
               f"{r['tssim']:>6.4f}")
     print("toward: mean score shift toward the Eq. 7 boundary (model units); right: fraction of videos moved "
           "toward it; @JND: fraction of pixel-channels at the JND limit; flick: mean |dd| x255")
     print(f"\ntransfer (adversarial videos made against {args.model}, scored by):")
-    print(f"{'model':<22} {'attack':<14} {'SRCC before':>11} {'after':>6} {'R':>6} {'toward':>7} {'right':>5}")
+    print(f"{'model':<22} {'attack':<18} {'SRCC before':>11} {'after':>6} {'R':>6} {'toward':>7} {'right':>5}")
     for t in transfer:
-        print(f"{t['model']:<22} {t['attack']:<14} {t['srcc_before']:>11.3f} {t['srcc_after']:>6.3f} "
+        print(f"{t['model']:<22} {t['attack']:<18} {t['srcc_before']:>11.3f} {t['srcc_after']:>6.3f} "
               f"{t['R']:>6.2f} {t['toward']:>+7.4f} {t['moved_right_way']:>5.2f}")
     if missing:
         print(f"not registered (skipped): {', '.join(missing)}")

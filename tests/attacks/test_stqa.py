@@ -44,7 +44,12 @@ def test_fit_budget_and_one_pass(tiny_model, random_video, tmp_path) -> None:
     assert not attack.needs_fit
     passes = PassCounter(attack._net)
     res = attack(tiny_model, random_video)
-    assert passes.calls == 1 and res.queries == 0 and res.extras["network_passes"] == 1
+    # one network pass; one model query (verify: the result is scored once)
+    assert passes.calls == 1 and res.queries == 1 and res.extras["network_passes"] == 1
+    raw = create("stqa", weights=None, loss="up", verify=False)
+    raw.load_state_dict(attack.state_dict())
+    r0 = raw(tiny_model, random_video)
+    assert r0.queries == 0 and torch.equal(r0.adversarial, res.adversarial)
     assert res.adv_score > res.clean_score + 0.005
     delta = res.adversarial - random_video
     assert bool((delta.abs() <= grid_limit(jnd_map(random_video)) + 1e-6).all())
@@ -92,15 +97,20 @@ def test_shipped_states_move_litevsfa_on_heldout_clips(heldout) -> None:
     """Measured on these 6 held-out clips (4 frames): ``stqa`` lowers every clip (by 0.03 to 0.36;
     mean shift toward the fallback SRB boundary +0.04, the two clips whose boundary is below by 0.13
     and 0.36); ``stqa-targeted`` raises every clip (by 0.56 to 3.64, mean 1.53) and lowers them by
-    0.095 on average (4 of 6). litevsfa's 1-5 scale; the bounds below leave a margin."""
+    0.095 on average (4 of 6). These are the raw network outputs (``verify=False``); with the default
+    ``verify=True`` no clip moves the wrong way. litevsfa's 1-5 scale; the bounds leave a margin."""
     from advqa.attacks.losses import fallback_boundary
 
     model, clips = heldout
-    stqa, up, down = create("stqa"), create("stqa-targeted", direction="up"), create("stqa-targeted", direction="down")
+    stqa = create("stqa", verify=False)
+    up, down = (create("stqa-targeted", direction=d, verify=False) for d in ("up", "down"))
+    checked = create("stqa-targeted", direction="down")
     toward, below, raised, lowered = [], [], [], []
     for v in clips:
         r = stqa(model, v)
         assert r.queries == 0 and r.extras["network_passes"] == 1
+        c = checked(model, v)
+        assert c.queries == 1 and c.score_shift <= 0
         assert bool(((r.adversarial - v).abs() <= grid_limit(jnd_map(v)) + 1e-6).all())
         side = np.sign(fallback_boundary(model.card, r.clean_score) - r.clean_score)
         toward.append(side * r.score_shift)

@@ -35,7 +35,10 @@ What is advqa's design (the paper gives no layer sizes and no code is published)
   ``stqa-targeted`` trains its "raise" head with the ``up`` loss and its "lower" head with the
   ``down`` loss on every clip.
 
-One forward pass of the network per attacked video; the attack itself makes no model query.
+One forward pass of the network per attacked video, and (``verify=True``, default) one model query:
+the result, rounded into the budget, is scored once and the clean video is returned instead when
+the network's output made the attack's loss worse (so the attack never moves a score the wrong
+way); ``verify=False`` makes no query at all.
 The states trained against ``litevsfa`` on the demo train split ship in the package
 (``resources/stqa_litevsfa.pt``, ``resources/stqa_targeted_litevsfa.pt``; SHA-256 checked when
 loaded) and are the default (``weights="shipped"``); ``weights=None`` asks for a fit (``advqa
@@ -178,8 +181,11 @@ class STQA(FittedAttack):
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  weights: str | Path | None = "shipped", width: int = 16, epochs: int = 4, frames: int = 2,
-                 lr: float = 1e-2, seed: int | None = 0) -> None:
+                 lr: float = 1e-2, verify: bool = True, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, seed=seed)
+        if not isinstance(verify, bool):
+            raise InputError(f"{self.name}: verify must be True or False, got {verify!r}")
+        self.verify = verify
         for value, what in ((width, "width"), (epochs, "epochs"), (frames, "frames")):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{self.name}: {what} must be a positive integer, got {value!r}")
@@ -293,7 +299,20 @@ class STQA(FittedAttack):
             w = net(video, jnd, torch.tensor([sign]))[:, :, head]
         ctx.iterations = 1
         ctx.extras.update(network_passes=1, head=head, direction=sign, parameters=parameter_count(net))
-        return video + scale * jnd * w
+        adv = video + scale * jnd * w
+        if not self.verify:
+            return adv
+        adv = ctx.threat.enforce(video, adv)
+        with torch.no_grad():
+            worse = bool(self._verify_loss(model, ctx, float(model(adv)[0])))
+        ctx.extras["kept_clean"] = worse
+        return video.clone() if worse else adv
+
+    def _verify_loss(self, model: QueryCounter, ctx: AttackContext, adv_score: float) -> bool:
+        """Whether ``adv_score`` is worse than the clean score for this call's goal."""
+        ref = torch.tensor([ctx.clean_score, adv_score])
+        before, after = ctx.loss(ref).tolist()
+        return after > before
 
 
 Direction = Literal["auto", "up", "down"]
@@ -312,12 +331,13 @@ class STQATargeted(STQA):
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  direction: Direction = "auto", weights: str | Path | None = "shipped", width: int = 16,
-                 epochs: int = 4, frames: int = 2, lr: float = 1e-2, seed: int | None = 0) -> None:
+                 epochs: int = 4, frames: int = 2, lr: float = 1e-2, verify: bool = True,
+                 seed: int | None = 0) -> None:
         if direction not in ("auto", "up", "down"):
             raise InputError(f"direction must be 'auto' (per video, from the loss), 'up' or 'down', got {direction!r}")
         self.direction = direction
         super().__init__(threat, loss=loss, weights=weights, width=width, epochs=epochs, frames=frames, lr=lr,
-                         seed=seed)
+                         verify=verify, seed=seed)
 
     def _losses(self, model: QualityModel, clean_score: float) -> list[Callable[[Tensor], Tensor]]:
         return [make_loss("up", card=model.card, clean_score=clean_score),
@@ -325,6 +345,11 @@ class STQATargeted(STQA):
 
     def _sign(self, model: Any, clean_score: float, target: float | None) -> float:
         return 1.0  # each head has its own direction
+
+    def _verify_loss(self, model: QueryCounter, ctx: AttackContext, adv_score: float) -> bool:
+        if self.direction == "auto":
+            return super()._verify_loss(model, ctx, adv_score)
+        return (adv_score - ctx.clean_score) * (1 if self.direction == "up" else -1) < 0
 
     def _head(self, model: QueryCounter, ctx: AttackContext) -> int:
         if self.direction != "auto":
