@@ -305,7 +305,7 @@ def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict,
 @click.option("--model", "model_names", multiple=True, help="Model name(s); default: the demo's (litevsfa).")
 @click.option("--weights", help="Weights file or URL for the (single) model.")
 @click.option("--attack", "attack_names", multiple=True, help="Attack name(s): whitebox, pgd, fgsm, ifgsm, mifgsm, amifgsm, patch, simba.")
-@click.option("--norm", type=click.Choice(["linf", "l2"]), help="Budget norm for the named attacks.")
+@click.option("--norm", type=click.Choice(["linf", "l2", "jnd"]), help="Budget norm for the named attacks (jnd: |delta| <= JND map, eps caps it).")
 @click.option("--eps", help="Budget in [0,1] pixel units, e.g. 3/255.")
 @click.option("--dataset", help="Dataset name (demo, konvid-1k, live-vqc, youtube-ugc, lsvq).")
 @click.option("--root", type=click.Path(file_okay=False), help="Folder of a real dataset.")
@@ -506,7 +506,7 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
 @cli.command()
 @click.argument("video", type=click.Path(dir_okay=False))
 @click.option("--attack", "attack_name", default="whitebox", show_default=True, help="Attack name.")
-@click.option("--norm", type=click.Choice(["linf", "l2"]), help="Budget norm (default: the attack's paper default).")
+@click.option("--norm", type=click.Choice(["linf", "l2", "jnd"]), help="Budget norm (default: the attack's paper default; jnd: |delta| <= JND map, eps caps it).")
 @click.option("--eps", help="Budget, e.g. 3/255.")
 @click.option("--loss", help="Loss: srb, mse, mid, up, down (default: the attack's).")
 @click.option("--model", "model_name", default=None, help="Model name (default: litevsfa).")
@@ -650,6 +650,39 @@ def probe(videos: tuple[str, ...]) -> None:
                          "or dropped frames)")
         click.echo(f"{path}: {info.frames} frames, {info.width}x{info.height}, {info.fps:.3f} fps, "
                    f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt} ({'; '.join(notes)})")
+
+
+@cli.command("train-attack")
+@click.argument("attack_name", type=click.Choice(["stqa", "stqa-targeted"]))
+@click.option("--model", "model_name", default="litevsfa", show_default=True,
+              help="The registered model to train the attack network against (white-box).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False),
+              help="Where to save the state (.pt). [default: <attack>_<model>.pt]")
+@click.option("--videos", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Demo train-split videos to fit on (a seeded subset).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Frames decoded per video.")
+@click.option("--frames", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Consecutive frames per training clip (random start each step).")
+@click.option("--epochs", type=click.IntRange(min=1), default=4, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+def train_attack(attack_name: str, model_name: str, out_path: str | None, videos: int, max_frames: int,
+                 frames: int, epochs: int, seed: int) -> None:
+    """Train a generative attack network (STQA-Net, Hu et al., KBS 2024) on the demo train split.
+
+    \b
+    The shipped litevsfa states were made with the defaults:
+      advqa train-attack stqa --model litevsfa
+      advqa train-attack stqa-targeted --model litevsfa
+    Use the result with `advqa attack VIDEO --attack stqa -o weights=PATH` (or weights: in a config).
+    """
+    from advqa.attacks.stqa import train_default
+
+    out = out_path or f"{attack_name.replace('-', '_')}_{model_name}.pt"
+    _, record = train_default(model_name, targeted=attack_name == "stqa-targeted", videos=videos,
+                              max_frames=max_frames, epochs=epochs, frames=frames, seed=seed, out=out)
+    click.echo(f"saved {out}: {record['parameters']} parameters, fitted on {record['videos']} videos in "
+               f"{record['fit_s']:.0f} s; SHA-256 {record['sha256']}")
 
 
 @cli.command()

@@ -12,8 +12,11 @@ Implementations:
 - :class:`L2Ball`: the pixel-level L2 of Zhang, Ran, Tang, Wang, "Vulnerabilities in Video
   Quality Assessment Models: The Challenge of Adversarial Attacks" (NeurIPS 2023), Eq. 4-5:
   per frame ``||delta_t||_2 <= eps * sqrt(3 H W)``, i.e. the RMS of each frame is at most eps;
-- per-pixel mask budgets (``|delta| <= s * mask``, e.g. JND maps) subclass :class:`MaskBudget`
-  and compute their mask from the clean video in :meth:`ThreatModel.bind`;
+- per-pixel mask budgets (``|delta| <= s * mask``) subclass :class:`MaskBudget` and compute their
+  mask from the clean video in :meth:`ThreatModel.bind`; :class:`JND` is the one built in
+  (``norm="jnd"``: ``|delta| <= s * JND`` with the maps of :mod:`advqa.jnd`);
+- :class:`TemporalStep` wraps a per-pixel budget and also bounds the frame-to-frame change of the
+  perturbation, ``|delta_t - delta_{t-1}| <= step`` (optionally along block-matched motion);
 - :class:`VideoL2Ball`: ``||delta||_2 <= radius`` over all pixel-channels of the whole video, the
   norm randomised-smoothing certificates (:mod:`advqa.defenses.smoothing`) are stated in. It is
   the one budget that is not per frame, so it enforces on the whole video at once.
@@ -275,7 +278,268 @@ class VideoL2Ball(ThreatModel):
         return f"{self.norm}<={self.eps:.4g}"
 
 
+class JND(MaskBudget):
+    """``|delta| <= scale * JND`` per pixel (and ``<= cap`` when given), JND the map of the clean
+    video (:func:`advqa.jnd.jnd_map`: Yang et al. 2005 NAMM with Chou & Chen's temporal factor;
+    one threshold for the three colour channels).
+
+    After 8-bit rounding a pixel moves by at most ``floor(255 * limit) / 255``: where the limit is
+    below one 8-bit level (possible with ``scale < 1`` or a small ``cap``; at ``scale = 1`` the
+    NAMM limit is at least ``0.8 * 3 / 255``) the pixel stays clean.
+    """
+
+    norm: ClassVar[str] = "jnd"
+
+    def __init__(self, scale: float = 1.0, cap: float | None = None, mask: Tensor | None = None, *,
+                 temporal: bool = True, edge_weight: float | None = 0.1) -> None:
+        super().__init__(scale, cap, mask)
+        self.temporal = bool(temporal)
+        self.edge_weight = edge_weight
+
+    def bind(self, clean: Tensor) -> JND:
+        from advqa.jnd import jnd_map
+
+        bound = type(self).__new__(type(self))
+        bound.__dict__.update(self.__dict__, mask=jnd_map(clean, temporal=self.temporal,
+                                                          edge_weight=self.edge_weight))
+        return bound
+
+    def describe(self) -> str:
+        extra = "" if self.temporal else ", spatial only"
+        return super().describe() + extra
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and (self.temporal, self.edge_weight) == (
+            other.temporal, other.edge_weight)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self.scale, self.cap, self.temporal, self.edge_weight))
+
+
+def block_motion(clean: Tensor, block: int = 16, search: int = 7) -> Tensor:
+    """Integer block-matching motion of ``clean`` ``(B, T, 3, H, W)``: for each ``block x block``
+    block of frame ``t >= 1``, the displacement ``(dy, dx)`` in ``[-search, search]^2`` into frame
+    ``t - 1`` with the least sum of absolute luma differences (ties: the smaller displacement,
+    zero first). Returns ``(B, T, 2, ceil(H / block), ceil(W / block))`` long (frame 0: zeros).
+    Frames are extended by replicating their borders."""
+    import torch.nn.functional as F
+
+    b, t, _, h, w = clean.shape
+    nby, nbx = -(-h // block), -(-w // block)
+    out = torch.zeros(b, t, 2, nby, nbx, dtype=torch.long, device=clean.device)
+    lw = torch.tensor((0.299, 0.587, 0.114), dtype=clean.dtype, device=clean.device).view(1, 3, 1, 1)
+    shifts = sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
+                    key=lambda v: (abs(v[0]) + abs(v[1]), v))
+    ph, pw = nby * block - h, nbx * block - w
+    with torch.no_grad():
+        prev = None
+        for i in range(t):
+            y = (clean[:, i] * lw).sum(dim=1, keepdim=True)
+            y = F.pad(y, (0, pw, 0, ph), mode="replicate")
+            if prev is not None:
+                padded = F.pad(prev, (search,) * 4, mode="replicate")
+                best = torch.full((b, 1, nby, nbx), float("inf"), dtype=clean.dtype, device=clean.device)
+                for dy, dx in shifts:
+                    moved = padded[..., search + dy:search + dy + y.shape[-2], search + dx:search + dx + y.shape[-1]]
+                    sad = F.avg_pool2d((y - moved).abs(), block)
+                    better = sad < best - 1e-9
+                    best = torch.where(better, sad, best)
+                    out[:, i, 0:1] = torch.where(better, torch.full_like(out[:, i, 0:1], dy), out[:, i, 0:1])
+                    out[:, i, 1:2] = torch.where(better, torch.full_like(out[:, i, 1:2], dx), out[:, i, 1:2])
+            prev = y
+    return out
+
+
+def warp_blocks(delta: Tensor, motion: Tensor, block: int) -> Tensor:
+    """``delta`` ``(B, C, H, W)`` (a frame ``t - 1``) carried to frame ``t`` along block vectors
+    ``motion`` ``(B, 2, nby, nbx)``: ``out(p) = delta(p + v(p))`` (borders replicated)."""
+    b, _, h, w = delta.shape
+    v = motion.repeat_interleave(block, dim=-2).repeat_interleave(block, dim=-1)[..., :h, :w]
+    iy = (torch.arange(h, device=delta.device).view(1, h, 1) + v[:, 0]).clamp(0, h - 1)
+    ix = (torch.arange(w, device=delta.device).view(1, 1, w) + v[:, 1]).clamp(0, w - 1)
+    flat = (iy * w + ix).view(b, 1, h * w).expand(-1, delta.shape[1], -1)
+    return delta.flatten(2).gather(2, flat).view_as(delta)
+
+
+class TemporalStep(ThreatModel):
+    """A per-pixel budget (:class:`LinfBall` or a :class:`MaskBudget` such as :class:`JND`) plus a
+    bound on the perturbation's change between frames: ``|delta_t - r_t| <= step`` per pixel-channel.
+
+    The reference ``r_t`` is the previous frame's perturbation (``motion=True``: carried along the
+    clean video's block-matching motion, :func:`block_motion`) brought inside frame ``t``'s own
+    budget and [0, 1] range on the 8-bit grid (clipped toward 0 to ``floor(255 limit) / 255``), so
+    the bound can always be met: where frame ``t``'s per-pixel limit is smaller than the previous
+    perturbation, the perturbation follows it down. Enforcement runs frame after frame (each
+    frame's reference is the previous *rounded* frame), rounding to the grid inside the box
+    ``[r_t - step, r_t + step]`` intersected with the inner budget; whole-video projections
+    (PGD, the FGSM family) apply the same sequential clip at every step, window projections
+    (frame-by-frame attacks) only the inner budget, and the base class enforces the whole at the end.
+    """
+
+    per_frame: ClassVar[bool] = False
+
+    def __init__(self, inner: ThreatModel, step: float, *, motion: bool = False, block: int = 16,
+                 search: int = 7) -> None:
+        if not isinstance(inner, (LinfBall, MaskBudget)):
+            raise InputError(f"a temporal step bound needs a per-pixel budget (linf or jnd), got {inner.describe()}; "
+                             "use norm='linf' or norm='jnd'")
+        self.inner = inner
+        self.step = _check_eps(step, "temporal_step")
+        if not isinstance(motion, bool):
+            raise InputError(f"motion must be True or False, got {motion!r}")
+        for value, what in ((block, "motion block"), (search, "motion search range")):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(f"{what} must be a positive integer, got {value!r}")
+        self.motion, self.block, self.search = motion, block, search
+        self.norm = inner.norm  # type: ignore[misc]
+        self.eps = inner.eps
+        self._vectors: Tensor | None = None
+        self._clean: Tensor | None = None
+
+    # ------------------------------------------------------------------ binding and frames
+    def bind(self, clean: Tensor) -> TemporalStep:
+        bound = type(self).__new__(type(self))
+        bound.__dict__.update(self.__dict__, inner=self.inner.bind(clean), _clean=clean.detach(),
+                              _vectors=block_motion(clean, self.block, self.search) if self.motion else None)
+        return bound
+
+    def frames(self, start: int, stop: int) -> ThreatModel:
+        """The inner budget of frames ``[start, stop)`` (a window has no previous frame to follow)."""
+        return self.inner.frames(start, stop)
+
+    def _limit(self, t: int) -> Tensor | float:
+        inner = self.inner.frames(t, t + 1)
+        return inner.limit() if isinstance(inner, MaskBudget) else inner.eps
+
+    def _reference(self, prev: Tensor, t: int, clean_t: Tensor | None, grid: bool) -> Tensor:
+        """``r_t`` from the previous frame's perturbation ``prev`` ``(B, 1, 3, H, W)``: carried
+        along the motion, clipped to frame ``t``'s limit (grid-floored when ``grid``) and, given
+        the clean frame ``clean_t``, to its [0, 1] range."""
+        ref = prev
+        if self._vectors is not None:
+            ref = warp_blocks(prev[:, 0], self._vectors[:, t].to(prev.device), self.block).unsqueeze(1)
+        top = torch.as_tensor(self._limit(t), dtype=ref.dtype, device=ref.device)
+        if grid:
+            top = torch.floor(top * 255.0 + 1e-4) / 255.0
+        ref = torch.maximum(torch.minimum(ref, top), -top)
+        return ref if clean_t is None else torch.maximum(torch.minimum(ref, 1.0 - clean_t), -clean_t)
+
+    # ------------------------------------------------------------------ the protocol
+    def project(self, delta: Tensor) -> Tensor:
+        """Sequential clip of a whole video's ``delta``: each frame to its inner budget and to
+        ``step`` around its reference (a window shorter than the bound video: the inner budget)."""
+        if self._clean is not None and delta.shape[1] != self._clean.shape[1]:
+            return self.inner.project(delta)
+        return self._project_from(delta, 0, None)
+
+    def _project_from(self, delta: Tensor, start: int, prev: Tensor | None) -> Tensor:
+        out = torch.empty_like(delta)
+        for i in range(delta.shape[1]):
+            t = start + i
+            d = self.inner.frames(t, t + 1).project(delta[:, i:i + 1])
+            before = out[:, i - 1:i] if i else prev
+            if t > 0 and before is not None:
+                ref = self._reference(before, t, None, grid=False)
+                d = torch.maximum(torch.minimum(d, ref + self.step), ref - self.step)
+            out[:, i:i + 1] = d
+        return out
+
+    def window(self, start: int, stop: int, previous: Tensor | None) -> ThreatModel:
+        """The budget of frames ``[start, stop)`` of the bound video given ``previous``, the
+        (rounded) perturbation of frame ``start - 1`` (``(B, 1, 3, H, W)``; None at the start):
+        the inner budget and the step bound, for attacks that perturb a video a window at a time."""
+        return _StepWindow(self, start, stop, previous)
+
+    def frame_norms(self, delta: Tensor) -> Tensor:
+        return self.inner.frame_norms(delta) if delta.shape[1] else delta.new_zeros(delta.shape[0], 0)
+
+    def temporal_excess(self, delta: Tensor) -> Tensor:
+        """Per frame ``(B, T)``: the largest ``|delta_t - r_t| - step`` (<= 0 where the bound holds;
+        frame 0, which has no reference, gives ``-step``). ``delta`` on the 8-bit grid."""
+        out = torch.full(delta.shape[:2], -self.step, dtype=delta.dtype, device=delta.device)
+        for t in range(1, delta.shape[1]):
+            c = None if self._clean is None else self._clean[:, t:t + 1].to(delta)
+            ref = self._reference(delta[:, t - 1:t], t, c, grid=True)
+            out[:, t] = ((delta[:, t:t + 1] - ref).abs() - self.step).flatten(1).amax(dim=1)
+        return out
+
+    def contains(self, delta: Tensor, tol: float = BUDGET_TOL) -> bool:
+        """Whether ``delta`` is in the inner budget and within ``step`` of its references."""
+        return self.inner.contains(delta, tol) and bool((self.temporal_excess(delta) <= tol).all())
+
+    def enforce(self, clean: Tensor, adversarial: Tensor) -> Tensor:
+        """Frame after frame: the inner budget's enforcement on frame 0; on frame ``t`` the nearest
+        grid value inside ``[r_t - step, r_t + step]``, the inner budget and [0, 1]."""
+        if clean.shape != adversarial.shape:
+            raise InputError(f"enforce: clean {tuple(clean.shape)} and adversarial "
+                             f"{tuple(adversarial.shape)} differ in shape")
+        return self._enforce_from(clean, adversarial, 0, None)
+
+    def _enforce_from(self, clean: Tensor, adversarial: Tensor, start: int, prev: Tensor | None) -> Tensor:
+        out = torch.empty_like(clean)
+        for i in range(clean.shape[1]):
+            t = start + i
+            c = clean[:, i:i + 1]
+            before = out[:, i - 1:i] - clean[:, i - 1:i] if i else prev
+            if t == 0 or before is None:
+                out[:, i:i + 1] = self.inner.frames(t, t + 1)._enforce_frames(c, adversarial[:, i:i + 1])
+                continue
+            lim = torch.as_tensor(self._limit(t), dtype=c.dtype, device=c.device)
+            ref = self._reference(before, t, c, grid=True)
+            lo = torch.maximum(torch.maximum(ref - self.step, -lim), -c)
+            hi = torch.minimum(torch.minimum(ref + self.step, lim), 1.0 - c)
+            d = torch.maximum(torch.minimum(adversarial[:, i:i + 1].detach() - c, hi), lo)
+            r = torch.round(d * 255.0) / 255.0
+            r = torch.where(r > hi + BUDGET_TOL, torch.floor(hi * 255.0 + 1e-4) / 255.0, r)
+            r = torch.where(r < lo - BUDGET_TOL, torch.ceil(lo * 255.0 - 1e-4) / 255.0, r)
+            out[:, i:i + 1] = c + r
+        return out
+
+    def describe(self) -> str:
+        motion = f", motion {self.block}px/{self.search}" if self.motion else ""
+        return f"{self.inner.describe()}, |dd|<={self.step * 255:.4g}/255{motion}"
+
+    def __repr__(self) -> str:
+        return f"TemporalStep({self.inner!r}, step={self.step!r}, motion={self.motion!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and (self.inner, self.step, self.motion, self.block, self.search) == (
+            other.inner, other.step, other.motion, other.block, other.search)  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, hash(self.inner), self.step, self.motion, self.block, self.search))
+
+
+class _StepWindow(ThreatModel):
+    """Frames ``[start, stop)`` of a bound :class:`TemporalStep`, continuing from a given previous
+    perturbation (:meth:`TemporalStep.window`)."""
+
+    per_frame: ClassVar[bool] = False
+
+    def __init__(self, parent: TemporalStep, start: int, stop: int, previous: Tensor | None) -> None:
+        self.parent, self.start, self.stop, self.previous = parent, start, stop, previous
+        self.norm = parent.norm  # type: ignore[misc]
+        self.eps = parent.eps
+
+    def project(self, delta: Tensor) -> Tensor:
+        return self.parent._project_from(delta, self.start, self.previous)
+
+    def frame_norms(self, delta: Tensor) -> Tensor:
+        return self.parent.inner.frames(self.start, self.stop).frame_norms(delta)
+
+    def frames(self, start: int, stop: int) -> ThreatModel:
+        return self.parent.inner.frames(self.start + start, self.start + stop)
+
+    def enforce(self, clean: Tensor, adversarial: Tensor) -> Tensor:
+        return self.parent._enforce_from(clean, adversarial, self.start, self.previous)
+
+    def describe(self) -> str:
+        return f"{self.parent.describe()} [frames {self.start}:{self.stop}]"
+
+
 _LP = {"linf": LinfBall, "l2": L2Ball}
+#: the budget names configs and the CLI accept (``norm:``)
+NORMS = ("linf", "l2", "jnd")
 
 
 def lp_ball(norm: str, eps: float) -> ThreatModel:
@@ -285,5 +549,27 @@ def lp_ball(norm: str, eps: float) -> ThreatModel:
     return _LP[norm](eps)
 
 
-__all__ = ["BUDGET_TOL", "L2Ball", "LinfBall", "MaskBudget", "Q", "ThreatModel", "VideoL2Ball", "lp_ball",
+def make_threat(norm: str, eps: float | None = None, *, jnd_scale: float = 1.0,
+                temporal_step: float | None = None, motion: bool = False) -> ThreatModel:
+    """The budget named ``norm`` (one of :data:`NORMS`): an Lp ball of radius ``eps`` (required),
+    or ``"jnd"`` with ``|delta| <= jnd_scale * JND`` capped at Linf ``eps`` when given; with
+    ``temporal_step`` also ``|delta_t - delta_{t-1}| <= temporal_step`` (:class:`TemporalStep`,
+    along block motion when ``motion``)."""
+    if norm == "jnd":
+        threat: ThreatModel = JND(jnd_scale, cap=eps)
+    elif norm not in _LP:
+        raise InputError(f"threat norm must be one of {', '.join(NORMS)}, got {norm!r}")
+    elif eps is None:
+        raise InputError(f"a {norm} budget needs eps (pixel units, e.g. 3/255)")
+    else:
+        threat = lp_ball(norm, eps)
+    if temporal_step is not None:
+        return TemporalStep(threat, temporal_step, motion=motion)
+    if motion:
+        raise InputError("motion=True follows motion with the temporal step bound: give temporal_step too")
+    return threat
+
+
+__all__ = ["BUDGET_TOL", "JND", "L2Ball", "LinfBall", "MaskBudget", "NORMS", "TemporalStep", "block_motion",
+           "make_threat", "warp_blocks", "Q", "ThreatModel", "VideoL2Ball", "lp_ball",
            "per_frame_rms"]

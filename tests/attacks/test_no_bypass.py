@@ -10,6 +10,7 @@ import torch
 from doubles import TinyFrameModel
 
 from advqa.attacks import ATTACKS, available, create
+from advqa.attacks.uap import UniversalAttack
 from advqa.defenses import Defense
 
 
@@ -27,7 +28,7 @@ class Counting(Defense):
         return video
 
 
-SMALL = {"iterations": 2, "queries": 24, "frames_per_round": 2}
+SMALL = {"iterations": 2, "queries": 24, "frames_per_round": 2, "epochs": 1, "ngf": 8}
 
 
 def _video(frames: int = 4) -> torch.Tensor:
@@ -48,7 +49,8 @@ def test_every_attack_goes_through_the_defence(name):
         attack.fit(defended, [_video()])
     defended.calls = 0
     res = attack(defended, _video(), target=0.2)
-    assert res.queries > 0
+    # a universal perturbation is applied without querying the model (its queries were spent fitting)
+    assert res.queries > 0 or isinstance(attack, UniversalAttack)
     # the clean and the final evaluation of the base class are not queries
     assert defended.calls == res.queries + 2
     assert not res.extras.get("feature_cache", False) and not res.extras.get("chunked", False)

@@ -265,8 +265,11 @@ def test_cards_of_registered_models(tmp_path, folder_dataset, tiny_registered):
 def test_shipped_benchmark_config():
     exp = load_experiment("benchmark")  # a shipped experiment by name
     assert [m.name for m in exp.models] == ["litevsfa"]
-    assert [a.name for a in exp.attacks] == ["fgsm", "ifgsm", "mifgsm", "amifgsm"]
-    assert all(a.eps == pytest.approx(10 / 255) for a in exp.attacks)
+    assert [a.name for a in exp.attacks] == ["fgsm", "ifgsm", "mifgsm", "amifgsm", "korhonen", "madc", "uap", "uap",
+                                             "uap", "cumulative-uap", "generative-uap"]
+    assert all(a.eps == pytest.approx(10 / 255) for a in exp.attacks[:4])
+    assert [a.params.get("amplitude") for a in exp.attacks[6:]] == [0.2, 0.4, 0.8, 0.8, 0.8]
+    assert all(a.fit is not None for a in exp.attacks[6:]) and all(a.fit is None for a in exp.attacks[:6])
     ifgsm = exp.attacks[1]
     assert ifgsm.params == {"iterations": 10, "step": pytest.approx(1 / 255)}
     d = exp.datasets[0]
@@ -290,7 +293,7 @@ def test_benchmark_placeholders_load_or_name_what_is_missing(tmp_path):
     cfg = tmp_path / "benchmark-all.yaml"
     cfg.write_text(enabled)
     if not missing:
-        assert len(load_experiment(cfg).attacks) == 9
+        assert len(load_experiment(cfg).attacks) == 11
         return
     with pytest.raises(UnknownNameError) as info:
         load_experiment(cfg)

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from advqa.errors import InputError
 from advqa.models.base import QualityModel, check_video
-from advqa.threat import BUDGET_TOL, Q, L2Ball, LinfBall, ThreatModel, lp_ball, per_frame_rms
+from advqa.threat import BUDGET_TOL, Q, L2Ball, LinfBall, ThreatModel, lp_ball, make_threat, per_frame_rms
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,8 @@ class AttackResult:
     video in each batch); the clean and final evaluations done by the base class are not counted.
     ``l2`` is the pixel-level L2 of Zhang et al. (NeurIPS 2023) (mean over frames of per-frame RMS), ``linf`` the
     maximum absolute deviation, both in [0, 1] units; ``psnr`` in dB over the whole video.
+    ``extras`` holds the perturbation's flicker (``flicker``, ``tpsnr``, ``tssim``:
+    :func:`perturbation_stats`) besides what the attack reports.
     """
 
     attack: str
@@ -151,18 +153,55 @@ def snap_to_grid(video: Tensor) -> Tensor:
 
 
 def perturbation_stats(clean: Tensor, adversarial: Tensor) -> dict[str, float]:
-    """Linf, pixel-level L2 (mean over frames of per-frame RMS) and PSNR (dB, whole video) of
-    ``adversarial - clean`` (``(1, T, 3, H, W)``), one frame at a time."""
+    """Statistics of ``delta = adversarial - clean`` (``(1, T, 3, H, W)``), one frame at a time.
+
+    ``linf``, pixel-level ``l2`` (mean over frames of per-frame RMS) and ``psnr`` (dB, whole
+    video), [0, 1] units; and its flicker, from the frame-to-frame change ``dd_t = delta_t -
+    delta_{t-1}`` (``t >= 1``; NaN for a one-frame video):
+
+    - ``flicker``: mean ``|dd_t|`` over pixel-channels and frames ([0, 1] units; x255 for 8-bit levels);
+    - ``tpsnr``: temporal PSNR of the perturbation, ``10 log10(1 / mean(dd^2))`` dB (inf: no flicker);
+    - ``tssim``: mean over ``t`` of the luma SSIM (:func:`advqa.metrics.distortion.ssim`) between
+      the clean and the adversarial frame differences ``x_t - x_{t-1}``, each mapped from
+      [-1, 1] to [0, 1]; 1 when the perturbation adds no temporal change (NaN for frames smaller
+      than the 11x11 SSIM window).
+    """
+    from advqa.metrics.distortion import ssim
+
     linf, rms_sum, sq_sum, n = 0.0, 0.0, 0.0, 0
-    for t in range(clean.shape[1]):
+    abs_dd, sq_dd, n_dd, ssim_sum = 0.0, 0.0, 0, 0.0
+    t_count = clean.shape[1]
+    small = min(clean.shape[-2:]) < 11
+    prev: Tensor | None = None
+    for t in range(t_count):
         d = adversarial[:, t:t + 1] - clean[:, t:t + 1]
         linf = max(linf, float(d.abs().max()))
         rms_sum += float(per_frame_rms(d).sum())
         sq_sum += float(d.double().pow(2).sum())
         n += d.numel()
+        if prev is not None:
+            dd = (d - prev).double()
+            abs_dd += float(dd.abs().sum())
+            sq_dd += float(dd.pow(2).sum())
+            n_dd += dd.numel()
+            if not small:
+                c_diff = (clean[:, t:t + 1] - clean[:, t - 1:t]).add(1.0).mul(0.5)
+                a_diff = (adversarial[:, t:t + 1] - adversarial[:, t - 1:t]).add(1.0).mul(0.5)
+                ssim_sum += float(ssim(c_diff, a_diff).mean())
+        prev = d
     mse = sq_sum / max(n, 1)
+    nan = float("nan")
+    flicker = abs_dd / n_dd if n_dd else nan
+    tmse = sq_dd / n_dd if n_dd else nan
     return {"linf": linf, "l2": rms_sum / (clean.shape[0] * clean.shape[1]),
-            "psnr": float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse)}
+            "psnr": float("inf") if mse == 0 else 10.0 * math.log10(1.0 / mse),
+            "flicker": flicker,
+            "tpsnr": nan if not n_dd else (float("inf") if tmse == 0 else 10.0 * math.log10(1.0 / tmse)),
+            "tssim": ssim_sum / (t_count - 1) if n_dd and not small else nan}
+
+
+#: the flicker statistics of :func:`perturbation_stats`, kept in :attr:`AttackResult.extras`
+FLICKER_STATS = ("flicker", "tpsnr", "tssim")
 
 
 class Attack:
@@ -191,7 +230,8 @@ class Attack:
     needs_fit: ClassVar[bool] = False
     #: the budget used when none is given: the paper's (stated once, here)
     default_norm: ClassVar[str] = "linf"
-    default_eps: ClassVar[float] = 3.0 / 255.0
+    #: the radius (Lp) or the Linf cap (``"jnd"``; None: no cap)
+    default_eps: ClassVar[float | None] = 3.0 / 255.0
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  seed: int | None = 0) -> None:
@@ -205,14 +245,14 @@ class Attack:
     @classmethod
     def default_threat(cls) -> ThreatModel:
         """The paper-default budget of this attack."""
-        return lp_ball(cls.default_norm, cls.default_eps)
+        return make_threat(cls.default_norm, cls.default_eps)
 
     def config(self) -> dict[str, Any]:
         """Hyperparameters that define this attack (hashed by the results store)."""
         cfg = {k: v for k, v in vars(self).items() if not k.startswith("_") and k not in ("threat", "loss")}
         cfg.update(name=self.name, norm=self.threat.norm, eps=self.threat.eps,
                    loss=self.loss if isinstance(self.loss, str) else getattr(self.loss, "__name__", "custom"))
-        if self.threat.norm not in ("linf", "l2"):
+        if type(self.threat) not in (LinfBall, L2Ball):
             cfg["threat"] = self.threat.describe()
         return cfg
 
@@ -290,7 +330,8 @@ class Attack:
             l2=stats["l2"],
             psnr=stats["psnr"],
             threat=self.threat,
-            extras=dict(ctx.extras, target=target if target is not None else float("nan")),
+            extras=dict(ctx.extras, target=target if target is not None else float("nan"),
+                        **{k: stats[k] for k in FLICKER_STATS}),
         )
 
     def _check_ready(self) -> None:
@@ -393,6 +434,6 @@ def fit_videos(videos: Any) -> Any:
         yield v
 
 
-__all__ = ["Attack", "AttackContext", "AttackResult", "BUDGET_TOL", "FittedAttack", "L2Ball", "LinfBall",
+__all__ = ["Attack", "AttackContext", "AttackResult", "BUDGET_TOL", "FLICKER_STATS", "FittedAttack", "L2Ball", "LinfBall",
            "Norm", "Q", "QueryCounter", "ThreatModel", "fit_videos", "lp_ball", "per_frame_rms",
            "perturbation_stats", "snap_to_grid", "stop_options"]

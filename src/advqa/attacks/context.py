@@ -7,6 +7,7 @@ the other frames' features are cached, so a round costs backbone work only on it
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -14,6 +15,7 @@ from torch import Tensor
 
 from advqa.attacks.base import QueryCounter
 from advqa.errors import InputError
+from advqa.threat import ThreatModel
 
 Context = Literal["frame", "video"]
 
@@ -103,3 +105,32 @@ class FrameWindowScorer:
                     picked = frames.detach()[:, local.to(frames.device)]
                     self._features[:, r0:r1] = self._parts.frame_features(
                         picked.reshape(len(local), *frames.shape[2:])).reshape(1, len(local), -1)
+
+
+#: ``step_frame(objective, clean, threat) -> adversarial frame``: attacks one frame ``(1, 1, 3, H, W)``;
+#: ``objective(frames (N, 1, 3, H, W)) -> (N,)`` is the loss to minimise, ``threat`` the frame's budget.
+FrameStep = Callable[[Callable[[Tensor], Tensor], Tensor, ThreatModel], Tensor]
+
+
+def frame_by_frame(model: QueryCounter, video: Tensor, loss: Callable[[Tensor], Tensor], threat: ThreatModel,
+                   step_frame: FrameStep, context: Context = "video") -> Tensor:
+    """Attack ``video`` ``(1, T, 3, H, W)`` one frame at a time, as the MSU benchmark attacks videos
+    (an image is a 1-frame video: one call).
+
+    Frame ``t`` is attacked by ``step_frame`` with the loss of the score of the video in which it
+    replaces frame ``t`` (``context="video"``: the other frames at their current values, from cached
+    features when the model offers them exactly) or of the frame alone (``context="frame"``). Each
+    frame is projected onto its budget and rounded to 8 bits (:meth:`ThreatModel.enforce`) before
+    the next one is attacked. Returns the attacked video.
+    """
+    scorer = FrameWindowScorer(model, video, context)
+    for t in range(video.shape[1]):
+        clean = video[:, t:t + 1]
+        frame_threat = threat.frames(t, t + 1)
+
+        def objective(frames: Tensor, t: int = t) -> Tensor:
+            return loss(scorer.score(frames, t))
+
+        adv = step_frame(objective, clean, frame_threat)
+        scorer.commit(frame_threat.enforce(clean, adv), t)
+    return scorer.video

@@ -3,9 +3,10 @@
 Attacks", AAAI 2024).
 
 All four run on :class:`advqa.attacks.whitebox.GradientAttack` (the loop PGD uses) on the whole
-video; their default loss is the benchmark's ``"up"`` (``1 - f/range``: raise the score) and their
-default budget Linf 10/255. With an ``l2`` threat the sign step becomes a per-frame
-RMS-normalised step of the same size.
+video; their default loss is the benchmark's ``"up"`` (``1 - f/range``: raise the predicted quality;
+for a lower-is-better model advqa flips it, which the benchmark's code does not) and their default
+budget Linf 10/255. ``loss="down"`` pushes the other way. With an ``l2`` threat the sign step
+becomes a per-frame RMS-normalised step of the same size.
 
 =========  ==========  =================  ========  ========================================
 attack     iterations  step               momentum  projection
@@ -21,6 +22,14 @@ Early stopping is off by default (the benchmark measures the gain after a fixed 
 
 Momentum accumulates raw gradients, ``acc = g + mu * acc``, as the benchmark's code does (Dong et
 al. divide ``g`` by its mean absolute value first: ``normalize_momentum=True``).
+
+Which variant is the default: the benchmark's code (``methods/*/run.py``) in every case. FGSM: one
+step ``x + eps sign(g)``, clamp. I-FGSM: the code clamps ``x + p`` through ``.data`` (an identity
+gradient) and clips ``p`` to eps after each step, which is the projection here. MI-FGSM: raw
+gradients (no L1 normalisation, unlike Dong et al.). AMI-FGSM: the benchmark's methodology page
+bounds the perturbation by 1/NIQE of the image, but its code has no such bound: 10 momentum steps
+of eps/10 on the image itself, never projected, so Linf <= 10/255 by construction; advqa follows
+the code (the base class still enforces the budget).
 """
 from __future__ import annotations
 

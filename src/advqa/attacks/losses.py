@@ -23,10 +23,14 @@ Built-in losses (``f`` the score, ``lo``/``hi``/``mid`` the card's range and its
     Paper 003's L_mid (Eq. S13): ``f / span`` when ``c <= mid`` else ``-f / span`` — the
     clean score decides the direction (y is the clean prediction in paper 003).
 ``"up"``
-    Paper 004's loss: ``1 - (f - lo) / span`` (raise the score; ``1 - f/range`` for scores
-    starting at 0).
+    Paper 004's loss: ``1 - (f - lo) / span`` (raise the predicted quality; ``1 - f/range`` for
+    scores starting at 0). For a lower-is-better model (``card.higher_is_better=False``, e.g. a
+    distortion metric) "up" means better quality, so the loss is ``(f - lo) / span`` and the raw
+    score goes down, the sign flip the MSU benchmark's later code applies for ``lower_better``
+    metrics (its AAAI 2024 code has none).
 ``"down"``
-    ``(f - lo) / span`` (lower the score).
+    The opposite of ``"up"``: lower the predicted quality (``(f - lo) / span`` for a
+    higher-is-better model, ``1 - (f - lo) / span`` for a lower-is-better one).
 ``"toward"``
     ``|f - target| / span`` toward a given ``target`` in the model's scale (required).
 
@@ -119,22 +123,34 @@ def _mid(info: LossInfo) -> LossFn:
     return mid
 
 
-def _up(info: LossInfo) -> LossFn:
-    lo, span = float(info.card.score_range[0]), info.span
-
+def _raise(lo: float, span: float) -> LossFn:
     def up(scores: Tensor) -> Tensor:
         return 1.0 - (scores - lo) / span
 
     return up
 
 
-def _down(info: LossInfo) -> LossFn:
-    lo, span = float(info.card.score_range[0]), info.span
-
+def _lower(lo: float, span: float) -> LossFn:
     def down(scores: Tensor) -> Tensor:
         return (scores - lo) / span
 
     return down
+
+
+def _up(info: LossInfo) -> LossFn:
+    """Raise the predicted quality: the raw score up, or down for a lower-is-better model."""
+    lo, span = float(info.card.score_range[0]), info.span
+    fn = _raise(lo, span) if info.card.higher_is_better else _lower(lo, span)
+    fn.__name__ = "up"
+    return fn
+
+
+def _down(info: LossInfo) -> LossFn:
+    """Lower the predicted quality: the raw score down, or up for a lower-is-better model."""
+    lo, span = float(info.card.score_range[0]), info.span
+    fn = _lower(lo, span) if info.card.higher_is_better else _raise(lo, span)
+    fn.__name__ = "down"
+    return fn
 
 
 def _toward(info: LossInfo) -> LossFn:
@@ -238,8 +254,9 @@ def check_stop_gain(stop_gain: float | None) -> float | None:
 
 def loss_direction(spec: str | Callable[..., Tensor], *, card: ModelCard, clean_score: float,
                    target: float | None = None) -> int | None:
-    """The direction a built-in loss moves the score (+1 up, -1 down, 0 either); ``None`` for a
-    custom callable (its direction is unknown)."""
+    """The direction a built-in loss moves the raw score (+1 up, -1 down, 0 either); ``None`` for
+    a custom callable (its direction is unknown). ``"up"``/``"down"`` are in predicted quality, so
+    for a lower-is-better card they move the raw score down/up."""
     if not isinstance(spec, str):
         return None
     key = spec.strip().lower()
@@ -247,10 +264,9 @@ def loss_direction(spec: str | Callable[..., Tensor], *, card: ModelCard, clean_
     if key in ("srb", "toward"):
         bound = target if target is not None else fallback_boundary(card, clean_score)
         return 0 if bound == clean_score else (1 if bound > clean_score else -1)
-    if key == "up":
-        return 1
-    if key == "down":
-        return -1
+    if key in ("up", "down"):  # in predicted quality: flipped in raw score for a lower-is-better model
+        quality = 1 if key == "up" else -1
+        return quality if card.higher_is_better else -quality
     if key == "mid":  # L_mid lowers the score of a video whose clean score is in the lower half
         return -1 if clean_score <= 0.5 * (lo + hi) else 1
     if key == "mse":

@@ -22,7 +22,7 @@ from advqa.attacks.context import Context, FrameWindowScorer
 from advqa.attacks.losses import Goal, check_stop_gain, make_goal
 from advqa.errors import InputError
 from advqa.models.base import FrameParts
-from advqa.threat import ThreatModel, per_frame_rms
+from advqa.threat import TemporalStep, ThreatModel, per_frame_rms
 
 log = logging.getLogger(__name__)
 
@@ -390,6 +390,9 @@ class WhiteBoxSRB(Attack):
             steps_max = self.remaining_iterations if done else self.iterations
             clean = video[:, start:start + k]
             threat = ctx.threat.frames(start, start + k)
+            if isinstance(ctx.threat, TemporalStep):  # continue the step bound from the committed frames
+                prev = None if start == 0 else scorer.video[:, start - 1:start] - video[:, start - 1:start]
+                threat = ctx.threat.window(start, start + k, prev)
             x0 = clean
             if self.init_noise:
                 noise = torch.randint(-1, 2, clean.shape, generator=ctx.generator).to(clean) / 255.0

@@ -34,7 +34,7 @@ SUMMARY_COLUMNS = ("model", "defense", "dataset", "attack", "attacker", "n", "sk
                    "abs_gain", "abs_gain_lo", "abs_gain_hi", "rel_gain", "rel_gain_lo", "rel_gain_hi",
                    "robustness", "robustness_lo", "robustness_hi", "wasserstein", "energy",
                    "srcc_change", "srcc_change_lo", "srcc_change_hi", "plcc_change", "plcc_change_lo", "plcc_change_hi",
-                   "l2", "linf", "psnr", "ssim", "queries", "time_s", "config_hash")
+                   "l2", "linf", "psnr", "ssim", "flicker", "tpsnr", "tssim", "queries", "time_s", "config_hash")
 
 #: the MSU benchmark's scores (see :func:`advqa.metrics.robustness.msu_scores`) among the summary columns
 MSU_COLUMNS = ("abs_gain", "abs_gain_lo", "abs_gain_hi", "rel_gain", "rel_gain_lo", "rel_gain_hi",
@@ -48,6 +48,17 @@ BOOTSTRAP_SEED = 0
 def _mean(values: list[Any]) -> float:
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+def _extras(row: dict[str, Any]) -> dict[str, Any]:
+    """A result row's extras (stored as JSON text)."""
+    value = row.get("extras")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
 
 
 #: the order attacker modes are listed in (undefended first)
@@ -119,6 +130,8 @@ def summarize(store: ResultStore) -> list[dict[str, Any]]:
                 r=float(r_score(before, after, targets)) if np.isfinite(targets).all() else float("nan"),
                 l2=_mean([r["l2"] for r in ok]), linf=_mean([r["linf"] for r in ok]),
                 psnr=_mean([r["psnr"] for r in ok]), ssim=_mean([r["ssim"] for r in ok]),
+                # the perturbation's flicker (advqa.attacks.base.perturbation_stats), kept in extras
+                **{k: _mean([_extras(r).get(k) for r in ok]) for k in ("flicker", "tpsnr", "tssim")},
                 queries=_mean([r["queries"] for r in ok]), time_s=_mean([r["time_s"] for r in ok]),
             )
         out.append(summary)

@@ -46,6 +46,7 @@ from typing import Any
 import yaml
 
 from advqa.errors import ConfigError, UnknownNameError
+from advqa.threat import NORMS
 
 
 class UnknownModelError(ConfigError, UnknownNameError):
@@ -353,8 +354,8 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
         if name not in known:
             raise UnknownNameError("attack", name, known)
         norm = e.pop("norm", None)
-        if norm is not None and norm not in ("linf", "l2"):
-            raise ConfigError(f"{where}.norm: expected 'linf' or 'l2', got {norm!r}")
+        if norm is not None and norm not in NORMS:
+            raise ConfigError(f"{where}.norm: expected 'linf' or 'l2' (Lp balls) or 'jnd' (JND map), got {norm!r}")
         eps = e.pop("eps", None)
         eps = None if eps is None else parse_number(eps, f"{where}.eps")
         if eps is not None and not 0 < eps <= 1:

@@ -236,7 +236,7 @@ def build_report(database: str | Path, out_dir: str | Path | None = None, *, tit
                     "expectation over transformation where it is randomised)." if defended else "") + "</p>")
     head = ["model", *(["defence"] if defended else []), "dataset", "attack", *(["attacker"] if defended else []),
             "videos", "skipped", "SRCC", "PLCC", "KROCC", "RMSE", "R",
-            "L2 ×255", "L∞ ×255", "PSNR", "SSIM", "queries", "s / video"]
+            "L2 ×255", "L∞ ×255", "PSNR", "SSIM", "flicker ×255", "queries", "s / video"]
     parts.append("<table id='summary'><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr>")
     for s in summary:
         cells = [
@@ -251,7 +251,8 @@ def build_report(database: str | Path, out_dir: str | Path | None = None, *, tit
             f"<td>{_fmt(s['rmse_before'])} → {_fmt(s['rmse_after'])}</td>",
             f"<td>{_fmt(s['r'])}</td>", f"<td>{_fmt(s['l2'] * 255, 3)}</td>",
             f"<td>{_fmt(s['linf'] * 255, 2)}</td>", f"<td>{_fmt(s['psnr'], 2)}</td>",
-            f"<td>{_fmt(s['ssim'])}</td>", f"<td>{_fmt(s['queries'], 0)}</td>", f"<td>{_fmt(s['time_s'], 2)}</td>",
+            f"<td>{_fmt(s['ssim'])}</td>", f"<td>{_fmt(s['flicker'] * 255, 3)}</td>",
+            f"<td>{_fmt(s['queries'], 0)}</td>", f"<td>{_fmt(s['time_s'], 2)}</td>",
         ]
         parts.append("<tr>" + "".join(cells) + "</tr>")
     parts.append("</table>")

@@ -1,0 +1,51 @@
+"""The MSU attacks through the runner: a fitted UAP (one fit job), a pretrained .npy UAP (none),
+Korhonen and MADC, each row within its budget."""
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+from advqa.bench.config import experiment_from_dict
+from advqa.bench.runner import run_experiment
+from advqa.bench.store import ResultStore
+
+UAP_NPY = Path(__file__).resolve().parents[1] / "fixtures" / "msu_uaps" / "uap_maniqa_COCO.npy"
+
+
+def _with_split(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    with (dst / "labels.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    with (dst / "labels.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=["name", "mos", "split"])
+        w.writeheader()
+        for r in rows:
+            split = "train" if r["name"] in ("v1.mkv", "v3.mkv") else "test"
+            w.writerow({"name": r["name"], "mos": r["mos"], "split": split})
+    return dst
+
+
+def test_msu_attacks_run_in_the_runner(tmp_path, folder_dataset, tiny_registered):
+    root = _with_split(folder_dataset, tmp_path / "ds")
+    exp = experiment_from_dict({
+        "name": "msu", "seed": 0, "models": [tiny_registered],
+        "datasets": [{"name": "folder", "root": str(root), "split": "test", "max_frames": 2}],
+        "attacks": [{"name": "uap", "label": "uap-fitted", "epochs": 1, "batch_size": 2, "lr": 0.01,
+                     "amplitude": 0.8, "fit": {"videos": 2, "max_frames": 3}},
+                    {"name": "uap", "label": "uap-msu", "uap_path": str(UAP_NPY), "amplitude": 0.4},
+                    {"name": "korhonen", "iterations": 2}, {"name": "madc", "iterations": 2}]})
+    rep = run_experiment(exp, tmp_path / "out")
+    assert rep.fitted == 1 and rep.computed == 4 * 3  # only the UAP without a file is fitted
+    with ResultStore(rep.database) as store:
+        rows = store.rows()
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["label"] or r["attack"], []).append(r)
+    assert {k: len(v) for k, v in by.items()} == {"uap-fitted": 3, "uap-msu": 3, "korhonen": 3, "madc": 3}
+    assert all(r["status"] == "ok" for r in rows)
+    # the benchmark's UAP (max 0.1) at amplitude 0.4: Linf 0.04 up to 8-bit rounding, no queries
+    assert all(abs(r["linf"] - 0.04) <= 0.5 / 255 + 1e-6 and r["queries"] == 0 for r in by["uap-msu"])
+    assert all(r["linf"] <= 0.08 + 0.5 / 255 + 1e-6 for r in by["uap-fitted"])
+    assert all(r["l2"] <= 10 / 255 + 1e-6 and r["queries"] == 2 * 2 for r in by["madc"])
+    assert all(r["queries"] == 2 * 2 and r["adv_score"] > r["clean_score"] for r in by["korhonen"])
