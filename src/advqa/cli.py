@@ -433,11 +433,12 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
 
 
 @cli.command()
-@click.argument("videos", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--model", "model_name", default=None, help="Model name (default: litevsfa).")
+@click.argument("videos", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="FILE...")
+@click.option("--model", "model_name", default=None,
+              help="Model name (default: litevsfa for videos, liteiqa for images).")
 @click.option("--weights", help="Weights file or URL.")
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--max-frames", type=click.IntRange(min=1), help="Score only the first N frames.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Score only the first N frames of a video.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of a stochastic model's sampling.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
@@ -449,30 +450,55 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
 def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, device: str,
           max_frames: int | None, seed: int, as_json: bool, model_options: tuple[str, ...],
           defense_names: tuple[str, ...] = (), defense_options: tuple[str, ...] = ()) -> None:
-    """Score video files with a quality model (any size and length)."""
+    """Score video or image files with a quality model (any size and length).
+
+    Image files (PNG, JPEG, BMP; 16-bit samples rounded to 8 bits, grey replicated to RGB, alpha
+    dropped) are scored with the default image model (liteiqa) and videos with the default video
+    model (litevsfa), unless --model names one model for all of them: a video model then sees an
+    image as a 1-frame video, an image model scores a video's frames and averages them.
+    """
     import torch
 
     from advqa.bench.runner import load_clip
-    from advqa.models import DEFAULT_MODEL, create
+    from advqa.io import is_image_file, read_image
+    from advqa.models import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, create
 
-    model = _defended(create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options)),
-                      defense_names, defense_options)
-    name = model.card.name
-    model.seed(seed)
+    options = _options(model_options)
+    kinds = {is_image_file(p, any_format=True) for p in videos}
+    if model_name is None and (weights or options) and len(kinds) > 1:
+        raise click.BadParameter("--weights and -O apply to one model, but the files mix images (liteiqa) and "
+                                 "videos (litevsfa); name the model with --model or score them separately",
+                                 param_hint="--weights/-O")
+    models: dict[str, torch.nn.Module] = {}
+
+    def get(name: str) -> torch.nn.Module:
+        if name not in models:
+            models[name] = _defended(create(name, weights=weights, device=device, **options),
+                                     defense_names, defense_options)
+            models[name].seed(seed)
+        return models[name]
+
+    if model_name is not None:  # build it first: a bad name or option fails before any file is read
+        get(model_name)
     failures = 0
     for path in videos:
+        image = is_image_file(path, any_format=True)  # GIF, TIFF, ...: the image reader names the format
+        name = model_name or (DEFAULT_IMAGE_MODEL if image else DEFAULT_MODEL)
         try:
-            video = load_clip(path, max_frames).to(device)
+            clip = read_image(path).unsqueeze(1) if image else load_clip(path, max_frames)
         except AdvqaError as exc:
             failures += 1
             click.echo(f"advqa: error: {exc}", err=True)
             continue
+        model = get(name)
         with torch.no_grad():
-            value = float(model(video)[0])
+            value = float(model(clip.to(device))[0])
+        label = model.card.name  # e.g. litevsfa+guardian for a defended model
         if as_json:
-            click.echo(json.dumps({"video": path, "model": name, "score": value, "frames": int(video.shape[1])}))
+            key = "image" if image else "video"
+            click.echo(json.dumps({key: path, "model": label, "score": value, "frames": int(clip.shape[1])}))
         else:
-            click.echo(f"{path}\t{name}\t{value:.6f}")
+            click.echo(f"{path}\t{label}\t{value:.6f}")
     if failures:
         sys.exit(2)
 

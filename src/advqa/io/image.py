@@ -35,13 +35,17 @@ import torch
 
 from advqa.errors import ImageReadError, ImageWriteError, InputError
 
-__all__ = ["IMAGE_SUFFIXES", "LOSSLESS_IMAGE_SUFFIXES", "is_image_file", "read_image", "read_image_array",
+__all__ = ["IMAGE_SUFFIXES", "LOSSLESS_IMAGE_SUFFIXES", "OTHER_IMAGE_SUFFIXES", "is_image_file", "read_image", "read_image_array",
            "write_image"]
 
 log = logging.getLogger(__name__)
 
 #: File suffixes treated as images (compared case-insensitively).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+#: Suffixes of image formats advqa does not read (``is_image_file(path, any_format=True)`` is true
+#: for them, so callers route them to :func:`read_image`, which names the format and the fix).
+OTHER_IMAGE_SUFFIXES = (".gif", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif", ".jp2", ".j2k",
+                        ".ppm", ".pgm", ".pbm", ".pnm", ".ico", ".exr", ".hdr", ".dng", ".psd", ".svg")
 #: Suffixes :func:`write_image` accepts (lossless formats).
 LOSSLESS_IMAGE_SUFFIXES = (".png", ".bmp")
 #: Pillow format names read (MPO: the multi-picture JPEG many phones write; its first picture).
@@ -51,9 +55,12 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG16_COMPONENTS = {0: 1, 2: 3, 4: 2, 6: 4}
 
 
-def is_image_file(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` has an image suffix (:data:`IMAGE_SUFFIXES`); the content is not read."""
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES
+def is_image_file(path: str | os.PathLike[str], *, any_format: bool = False) -> bool:
+    """True when ``path`` has an image suffix (:data:`IMAGE_SUFFIXES`; with ``any_format`` also
+    :data:`OTHER_IMAGE_SUFFIXES`, formats advqa recognises but does not read); the content is not
+    read."""
+    suffix = Path(path).suffix.lower()
+    return suffix in IMAGE_SUFFIXES or (any_format and suffix in OTHER_IMAGE_SUFFIXES)
 
 
 def _check_readable(path: str | os.PathLike[str]) -> Path:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from advqa.models.base import (FrameParts, FrameWiseModel, ImageQualityModel, ModelCard, QualityModel, WeightsSpec,
                                check_image, check_video)
-from advqa.models.registry import (DEFAULT_MODEL, MODELS, available, card, create, options, register, summary,
-                                   unregister)
+from advqa.models.registry import (DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, MODELS, available, card, create, options,
+                                   register, summary, unregister)
 from advqa.models.wrap import wrap
 
 __all__ = [
+    "DEFAULT_IMAGE_MODEL",
     "DEFAULT_MODEL",
     "FrameParts",
     "FrameWiseModel",

@@ -60,15 +60,20 @@ SHA256_PREFIXES = {RESNET50_WEIGHTS.url: "0676ba61"}
 # pooling
 
 
-def mean_std_pool(x: Tensor) -> Tensor:
+def mean_std_pool(x: Tensor, eps: float = 0.0) -> Tensor:
     """Global mean and unbiased std of a feature map: ``(N, C, h, w)`` -> ``(N, 2C)``, mean first.
 
     The std divides by ``h*w - 1`` like the official ``torch.std``; a 1 x 1 map gives NaN there,
-    so it is taken as 0 instead.
+    so its variance is taken as 0 instead. With ``eps > 0`` the std is ``sqrt(var + eps)``: a
+    constant channel (a ReLU6 that is off everywhere) then has a finite gradient, where
+    ``torch.std`` gives NaN.
     """
     n, c = x.shape[:2]
     flat = x.reshape(n, c, -1)
     mean = flat.mean(dim=2)
+    if eps > 0:
+        var = flat.var(dim=2, unbiased=True) if flat.shape[2] > 1 else torch.zeros_like(mean)
+        return torch.cat([mean, (var + eps).sqrt()], dim=1)
     if flat.shape[2] > 1:
         std = flat.std(dim=2, unbiased=True)
     else:

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: The model ``advqa run`` and ``advqa score`` use when none is named.
 DEFAULT_MODEL = "litevsfa"
+#: The model ``advqa score`` uses for image files when none is named.
+DEFAULT_IMAGE_MODEL = "liteiqa"
 
 Factory = Callable[..., QualityModel]
 F = TypeVar("F", bound=Factory)
@@ -40,6 +42,8 @@ for _name, _target in (
     ("dbcnn", "advqa.models.dbcnn:create_dbcnn"),
     ("linearityiqa", "advqa.models.linearityiqa:create_linearityiqa"),
     ("maniqa", "advqa.models.maniqa:create_maniqa"),
+    ("liteiqa", "advqa.models.liteiqa:create_liteiqa"),
+    ("liteiqa-nt", "advqa.models.liteiqa_nt:create_liteiqa_nt"),
 ):
     MODELS.add(_name, _target)
 

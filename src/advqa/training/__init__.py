@@ -1,10 +1,13 @@
-"""Training loops: the default model's head on cached features (``litevsfa``), fine-tuning any
-model's chosen parameters with or without NT gradient-norm regularisation (Liu et al., CVPR 2024).
+"""Training loops: the default models' heads on cached features (``litevsfa``, ``liteiqa``),
+fine-tuning any model's chosen parameters with or without NT gradient-norm regularisation (Liu et
+al., CVPR 2024).
 
 ``python -m advqa.training --out head.pt`` retrains the shipped ``litevsfa`` head on the demo
-set's train split (:func:`advqa.training.litevsfa.main`); :func:`finetune` (``advqa train
---model ... --trainable ... --nt-lambda ...``) trains any model. Names are imported on first
-use, so ``import advqa.training`` stays cheap.
+set's train split (:func:`advqa.training.litevsfa.main`); ``python -m advqa.training.liteiqa
+--out head.pt`` refits the ``liteiqa`` head on the demo train frames
+(:func:`advqa.training.liteiqa.main`); :func:`finetune` (``advqa train --model ... --trainable
+... --nt-lambda ...``) trains any model. Names are imported on first use, so ``import
+advqa.training`` stays cheap.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ _LAZY = {
     **{name: "advqa.training.finetune" for name in ("FinetuneResult", "evaluate_model", "finetune",
                                                        "select_trainable")},
     **{name: "advqa.training.nt" for name in ("NTLoss", "nt_loss")},
+    "train_liteiqa": "advqa.training.liteiqa",
 }
 __all__ = sorted(_LAZY)
 
