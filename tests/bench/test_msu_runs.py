@@ -33,16 +33,24 @@ def test_msu_attacks_run_in_the_runner(tmp_path, folder_dataset, tiny_registered
         "datasets": [{"name": "folder", "root": str(root), "split": "test", "max_frames": 2}],
         "attacks": [{"name": "uap", "label": "uap-fitted", "epochs": 1, "batch_size": 2, "lr": 0.01,
                      "amplitude": 0.8, "fit": {"videos": 2, "max_frames": 3}},
+                    {"name": "uap", "label": "uap-fitted-0.2", "epochs": 1, "batch_size": 2, "lr": 0.01,
+                     "amplitude": 0.2, "fit": {"videos": 2, "max_frames": 3}},
                     {"name": "uap", "label": "uap-msu", "uap_path": str(UAP_NPY), "amplitude": 0.4},
                     {"name": "korhonen", "iterations": 2}, {"name": "madc", "iterations": 2}]})
     rep = run_experiment(exp, tmp_path / "out")
-    assert rep.fitted == 1 and rep.computed == 4 * 3  # only the UAP without a file is fitted
+    # only the UAP without a file is fitted, once for both amplitudes (applied at test time only)
+    assert rep.fitted == 1 and rep.computed == 5 * 3
     with ResultStore(rep.database) as store:
         rows = store.rows()
     by: dict[str, list[dict]] = {}
     for r in rows:
         by.setdefault(r["label"] or r["attack"], []).append(r)
-    assert {k: len(v) for k, v in by.items()} == {"uap-fitted": 3, "uap-msu": 3, "korhonen": 3, "madc": 3}
+    assert {k: len(v) for k, v in by.items()} == {"uap-fitted": 3, "uap-fitted-0.2": 3, "uap-msu": 3, "korhonen": 3,
+                                                  "madc": 3}
+    # the same perturbation at a quarter of the amplitude: a quarter of the Linf, up to 8-bit rounding
+    pairs = zip(sorted(by["uap-fitted"], key=lambda r: r["video"]), sorted(by["uap-fitted-0.2"], key=lambda r: r["video"]))
+    for a, b in pairs:
+        assert abs(b["linf"] - a["linf"] / 4) <= 1 / 255 + 1e-6
     assert all(r["status"] == "ok" for r in rows)
     # the benchmark's UAP (max 0.1) at amplitude 0.4: Linf 0.04 up to 8-bit rounding, no queries
     assert all(abs(r["linf"] - 0.04) <= 0.5 / 255 + 1e-6 and r["queries"] == 0 for r in by["uap-msu"])

@@ -349,11 +349,18 @@ class FittedAttack(Attack):
     """
 
     needs_fit: ClassVar[bool] = True
+    #: options read only when the fitted state is applied (e.g. a UAP's test-time amplitude): they
+    #: are left out of :meth:`fit_config`, so configurations that differ only in them share one fit
+    apply_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, seed=seed)
         self._state: dict[str, Tensor] | None = None
+
+    def fit_config(self) -> dict[str, Any]:
+        """What the fitted state depends on: :meth:`config` without :attr:`apply_options`."""
+        return {k: v for k, v in self.config().items() if k not in self.apply_options}
 
     @property
     def fitted(self) -> bool:

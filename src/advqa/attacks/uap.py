@@ -189,6 +189,8 @@ class UniversalAttack(FittedAttack):
     default_eps: ClassVar[float] = 0.1
     #: the benchmark's number of training epochs
     default_epochs: ClassVar[int] = 5
+    #: applied at test time only: one fit serves every amplitude (and the unclipped report)
+    apply_options: ClassVar[tuple[str, ...]] = ("amplitude", "official_no_clip")
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str = "up", amplitude: float = 0.2,
                  epochs: int | None = None, batch_size: int = 8, uap_path: str | None = None,

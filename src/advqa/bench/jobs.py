@@ -347,7 +347,7 @@ class _FitPlanner:
         _, refs = self.fit_videos(aset, fit)
         max_frames = fit.max_frames if fit.max_frames is not None else aset.spec.max_frames
         ident = {"model": model_key(model), "model_options": model.options, "defense": defense_key(model.defense),
-                 "attack": attack.config(), "fit": {"dataset": fit.dataset or aset.spec.name,
+                 "attack": attack.fit_config(), "fit": {"dataset": fit.dataset or aset.spec.name,
                                                      "split": fit.split, "videos": [r.name for r in refs],
                                                      "max_frames": max_frames},
                  "seed": self.exp.seed, "protocol": protocol.PROTOCOL_VERSION}
