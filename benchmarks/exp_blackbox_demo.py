@@ -1,9 +1,9 @@
-"""Issue 6's "done" experiment: paper 000's patch search vs SimBA on the demo test split.
+"""The black-box experiment: the patch search of Zhang, Ran, Tang, Wang (NeurIPS 2023) vs SimBA on the demo test split.
 
-Protocol (paper 000 §4, Table 3-4, scaled to a CPU): the default model scores every test video
-(first ``--max-frames`` frames); the SRB boundary targets come from Eq. 7 over the attacked set
-(:func:`advqa.metrics.robustness.boundary_targets`, ``mos_max`` = the largest MOS of the whole demo
-set); each video is attacked by
+Protocol (Zhang et al. §4, Table 3-4, scaled to a CPU), the runner's (:mod:`advqa.bench.protocol`):
+the default model scores every test video (first ``--max-frames`` frames); the SRB boundary
+targets come from Eq. 7 over the attacked set (``mos_max`` = the largest MOS of the whole demo
+set, every split); each video is attacked by
 
 - ``patch``: :class:`~advqa.attacks.patch_search.PatchSearch`, gamma = 5/255, p = 56, N = 300,
   T = 1, whole-video context (advqa's default) — and, with ``--official``, ``context="frame"``
@@ -12,7 +12,7 @@ set); each video is attacked by
   ``iterations`` equals the patch search's steps per round, so with batched evaluation both use
   exactly ``1 + 2 * steps`` queries per frame.
 
-It prints SRCC / PLCC against the MOS before and after, paper 000's R (Eq. 6), the queries per
+It prints SRCC / PLCC against the MOS before and after, Zhang et al.'s R (Eq. 6), the queries per
 frame and the mean Linf / pixel-level L2 of the perturbations.
 
     python benchmarks/exp_blackbox_demo.py                    # all test videos, 8 frames each
@@ -29,14 +29,16 @@ import time
 import numpy as np
 import torch
 
-from advqa.attacks.base import Attack, ThreatModel
+from advqa.attacks.base import Attack
 from advqa.attacks.patch_search import PatchSearch
 from advqa.attacks.simba import SimBA
-from advqa.data.demo import load_demo
-from advqa.io.video import read_video, to_tensor
+from advqa.bench import protocol
+from advqa.bench.config import DatasetSpec
+from advqa.bench.jobs import load_clip
 from advqa.metrics.correlation import plcc, srcc
-from advqa.metrics.robustness import boundary_targets, r_score
+from advqa.metrics.robustness import r_score
 from advqa.models import create
+from advqa.threat import lp_ball
 
 
 def main() -> None:
@@ -50,18 +52,19 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
 
-    data = load_demo("test")
-    if args.videos:
-        data = data.subset(args.videos, seed=0)
-    mos_max = max(s.mos for s in load_demo("all"))
+    aset = protocol.attacked_set(DatasetSpec("demo", split="test", videos=args.videos or None,
+                                             max_frames=args.max_frames), seed=0)
+    data = aset.dataset
     model = create(args.model)
-    videos = [to_tensor(read_video(s.path, max_frames=args.max_frames).frames) for s in data]
+    videos = [load_clip(s.path, args.max_frames) for s in data]
     mos = np.array([s.mos for s in data])
     with torch.no_grad():
         clean = np.array([float(model(v)[0]) for v in videos])
-    targets = boundary_targets(mos, clean, mos_max, higher_is_better=model.card.higher_is_better)
+    # None where Eq. 7 is undefined (one video, or all MOS equal): the attack falls back
+    bounds = protocol.targets(mos, clean, aset.mos_max, higher_is_better=model.card.higher_is_better)
+    targets = np.array([np.nan if t is None else t for t in bounds], dtype=float)
 
-    threat = ThreatModel("linf", 5 / 255)
+    threat = lp_ball("linf", 5 / 255)
     h, w = videos[0].shape[-2:]
     # Algorithm 2's round structure with batched evaluation, so both attacks spend 1 + 2 * steps per frame
     same = dict(batched=True, early_stop=False)
@@ -86,7 +89,7 @@ def main() -> None:
         frames = 0
         start = time.perf_counter()
         for i, v in enumerate(videos):
-            res = attack(model, v, mos=float(mos[i]), target=float(targets[i]))
+            res = attack(model, v, mos=float(mos[i]), target=bounds[i])
             adv.append(res.adv_score)
             queries += res.queries
             seq += res.extras["queries_sequential"]

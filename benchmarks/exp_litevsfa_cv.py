@@ -29,9 +29,9 @@ import torch
 from scipy.stats import pearsonr, spearmanr
 
 from advqa.data.demo import load_demo
+from advqa.models.blocks import VSFAHead
 from advqa.models.litevsfa import LABEL_SCALE, LiteVSFA, load_backbone
-from advqa.models.training import extract_features, train_litevsfa
-from advqa.models.vsfa import VSFAHead
+from advqa.training.litevsfa import extract_features, train_litevsfa
 
 #: demo-v2's added training sources.
 V2_EXTRA = {"brick", "coins", "gravel", "clock", "cell", "page", "bbb-rocks", "bbb-bunny", "bbb-grass"}

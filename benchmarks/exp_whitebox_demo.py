@@ -1,7 +1,8 @@
-"""Issue 5's "done" experiment: paper 000's white-box SRB attack on the demo test split.
+"""The white-box experiment: the SRB attack of Zhang, Ran, Tang, Wang (NeurIPS 2023) on the demo test split.
 
-For the default model (``litevsfa``) and the demo set's test split: clean scores, paper 000's
-boundary targets (Eq. 7, statistics over the attacked set, ``mos_max`` = top of the MOS scale),
+For the default model (``litevsfa``) and the demo set's test split: clean scores, Zhang et al.'s
+boundary targets (Eq. 7, statistics over the attacked set, ``mos_max`` = the largest MOS of the
+whole demo set, every split: the runner's protocol, :mod:`advqa.bench.protocol`),
 then ``WhiteBoxSRB`` (T = 1, K = 30, Adam lr 3e-4) for every requested budget and context;
 prints SRCC / PLCC against the (pseudo-)MOS before and after, R (Eq. 6), the mean pixel-level L2
 and Linf, queries and time, and writes everything as JSON.
@@ -42,29 +43,30 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from advqa.attacks import ThreatModel
     from advqa.attacks.whitebox import WhiteBoxSRB
-    from advqa.data.demo import load_demo
-    from advqa.io.video import read_video, to_tensor
+    from advqa.bench import protocol
+    from advqa.bench.config import DatasetSpec
+    from advqa.bench.jobs import load_clip
     from advqa.metrics.correlation import plcc, srcc
-    from advqa.metrics.robustness import boundary_targets, r_score
+    from advqa.metrics.robustness import r_score
     from advqa.models import create
+    from advqa.threat import lp_ball
 
     model = create(args.model)
-    ds = load_demo(args.split)
-    if args.n:
-        ds = ds.subset(args.n, seed=args.seed)
-    samples = list(ds)
+    aset = protocol.attacked_set(DatasetSpec("demo", split=args.split, videos=args.n or None,
+                                             max_frames=args.frames or None), seed=args.seed)
+    samples = list(aset.dataset)
     videos, mos, clean = [], [], []
     for s in samples:
-        clip = read_video(s.path, max_frames=args.frames or None)
-        v = to_tensor(clip.frames)
+        v = load_clip(s.path, args.frames or None)
         with torch.no_grad():
             clean.append(float(model(v)[0]))
         videos.append(v)
         mos.append(s.mos)
     mos_a, clean_a = np.array(mos), np.array(clean)
-    targets = boundary_targets(mos_a, clean_a, mos_max=ds.mos_range[1], higher_is_better=model.card.higher_is_better)
+    # None where Eq. 7 is undefined (one video, or all MOS equal): the attack falls back
+    bounds = protocol.targets(mos_a, clean_a, aset.mos_max, higher_is_better=model.card.higher_is_better)
+    targets = np.array([np.nan if t is None else t for t in bounds], dtype=float)
     summary = {"model": args.model, "split": args.split, "videos": len(samples),
                "frames": [int(v.shape[1]) for v in videos][:1], "iterations": args.iterations,
                "clean": {"srcc": srcc(clean_a, mos_a), "plcc": plcc(clean_a, mos_a)}, "runs": []}
@@ -72,12 +74,12 @@ def main() -> None:
 
     for context in [c.strip() for c in args.contexts.split(",") if c.strip()]:
         for norm in [n.strip() for n in args.norms.split(",") if n.strip()]:
-            attack = WhiteBoxSRB(ThreatModel(norm, BUDGETS[norm]), iterations=args.iterations, context=context,
+            attack = WhiteBoxSRB(lp_ball(norm, BUDGETS[norm]), iterations=args.iterations, context=context,
                                  seed=args.seed)
             adv, l2, linf, queries, secs = [], [], [], 0, 0.0
             start = time.perf_counter()
             for i, (s, v) in enumerate(zip(samples, videos)):
-                res = attack(model, v, mos=s.mos, target=float(targets[i]))
+                res = attack(model, v, mos=s.mos, target=bounds[i])
                 adv.append(res.adv_score)
                 l2.append(res.l2)
                 linf.append(res.linf)

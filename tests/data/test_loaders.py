@@ -356,6 +356,95 @@ def test_lsvq_real_label_files_parse(tmp_path):
         assert len(full_hd) == 3573
 
 
+#: The columns of the release's split files, in their order (the 1080p file has no is_test).
+WHOLE_COLUMNS = ["name", "p1", "p2", "p3", "height", "width", "mos_p1", "mos_p2", "mos_p3", "mos",
+                 "frame_number", "fn_last_frame",
+                 *(f"{k}_p{i}" for i in (1, 2, 3) for k in ("left", "right", "top", "bottom", "start", "end")),
+                 "top_vid", "left_vid", "bottom_vid", "right_vid", "start_vid", "end_vid", "is_test", "is_valid"]
+
+
+def _whole_rows(rows: list[list[str]], is_test: bool) -> list[list[str]]:
+    """Rows of the reduced file (name, height, width, mos, frame_number) in the split files' layout.
+
+    Name, size, MOS and frame count are the real file's; the patch columns (which advqa does not
+    read) hold the whole-video box and the video MOS."""
+    out = []
+    for name, h, w, mos, n in rows:
+        box = f"[0, {w}, 0, {h}, 0, {n}]"
+        patch = ["0", w, "0", h, "0", n]
+        out.append([name, box, box, box, h, w, mos, mos, mos, mos, n, f"{name}/image_{int(n):05d}",
+                    *patch * 3, "0", "0", h, w, "0", n, str(is_test), "False"])
+    return out
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="") as fh:
+        csv.writer(fh).writerows([header, *rows])
+
+
+def test_lsvq_release_split_files(tmp_path, clips):
+    header, rows = _lsvq_rows(5)
+    assert header == ["name", "height", "width", "mos", "frame_number"]
+    _write(tmp_path / "LSVQ_whole_train.csv", WHOLE_COLUMNS, _whole_rows(rows[:3], False))
+    _write(tmp_path / "LSVQ_whole_test.csv", WHOLE_COLUMNS, _whole_rows(rows[3:], True))
+    with (LABELS / "LSVQ_labels_test_1080p.csv").open() as fh:
+        hd_rows = list(csv.reader(fh))
+    assert hd_rows[0] == [c for c in WHOLE_COLUMNS if c != "is_test"]  # the same layout, no is_test
+    _write(tmp_path / "LSVQ_whole_test_1080p.csv", hd_rows[0], hd_rows[1:3])
+    for i, r in enumerate([*rows, *hd_rows[1:3]]):
+        place(tmp_path, f"{r[0]}.mp4", clips, i)
+
+    train = load_lsvq(tmp_path, split="train")
+    test = load_lsvq(tmp_path, split="test")
+    hd = load_lsvq(tmp_path, split="test-1080p")
+    assert [s.name for s in train] == [r[0] for r in rows[:3]]
+    assert [s.name for s in test] == [r[0] for r in rows[3:]]
+    assert [s.name for s in hd] == ["yfcc-batch1/722", "yfcc-batch1/724"]
+    assert train[0].name == "yfcc-batch1/725" and train[0].mos == 76.84375  # row 1 of the real file
+    assert train[0].meta["frames"] == 210 and train[0].meta["is_valid"] is False
+    assert test[1].mos == float(rows[4][3]) and test.info["labels"] == str(tmp_path / "LSVQ_whole_test.csv")
+    assert hd[0].mos == pytest.approx(78.7741935483871)
+    assert train[0].path == tmp_path / "yfcc-batch1" / "725.mp4"
+    # all = train + test (as the combined file), in that order; an explicit labels= file works too
+    every = load_lsvq(tmp_path, split="all")
+    assert [s.name for s in every] == [r[0] for r in rows]
+    assert every.info["label_files"] == [str(tmp_path / n) for n in ("LSVQ_whole_train.csv", "LSVQ_whole_test.csv")]
+    assert len(load_lsvq(tmp_path, "train", labels=tmp_path / "LSVQ_whole_train.csv")) == 3
+    with pytest.raises(DatasetError, match="LSVQ's train split file; load it with split='train'"):
+        load_lsvq(tmp_path, "test", labels="LSVQ_whole_train.csv")
+    # The split files win over a combined file (with or without is_test) in the same folder.
+    _write(tmp_path / "LSVQ_labels_train_test.csv", header, rows)
+    assert [s.name for s in load_lsvq(tmp_path, split="test")] == [r[0] for r in rows[3:]]
+    assert len(load_lsvq(tmp_path, split="all")) == 5  # the combined file
+    # Only the combined file without is_test: the clear error for train/test stays, naming the split file.
+    (tmp_path / "LSVQ_whole_train.csv").unlink()
+    (tmp_path / "LSVQ_whole_test.csv").unlink()
+    with pytest.raises(DatasetError, match=r"no is_test column.*LSVQ_whole_train\.csv.*split='all'"):
+        load_lsvq(tmp_path, split="train")
+
+
+def test_lsvq_split_file_errors(tmp_path):
+    header, rows = _lsvq_rows(4)
+    bad = _whole_rows(rows[:2], False)
+    bad[1][WHOLE_COLUMNS.index("is_test")] = "True"
+    _write(tmp_path / "LSVQ_whole_train.csv", WHOLE_COLUMNS, bad)
+    with pytest.raises(DatasetError, match=r"LSVQ_whole_train\.csv, line 3: is_test is 'True' in the release's "
+                                           r"train split file"):
+        load_lsvq(tmp_path, "train", check_files=False)
+    _write(tmp_path / "LSVQ_whole_train.csv", WHOLE_COLUMNS, _whole_rows(rows[:2], False))
+    _write(tmp_path / "LSVQ_whole_test.csv", WHOLE_COLUMNS, _whole_rows(rows[1:3], True))
+    with pytest.raises(DatasetError, match=r"LSVQ_whole_test\.csv, line 2: video yfcc-batch1/728 is also in "
+                                           r".*LSVQ_whole_train\.csv, line 3"):
+        load_lsvq(tmp_path, "all", check_files=False)
+    _write(tmp_path / "LSVQ_whole_test.csv", WHOLE_COLUMNS, _whole_rows(rows[2:4], True))
+    assert len(load_lsvq(tmp_path, "all", check_files=False)) == 4
+    (tmp_path / "LSVQ_whole_test.csv").unlink()
+    with pytest.raises(DatasetError, match=r"no label file .*LSVQ_whole_test\.csv"):
+        load_lsvq(tmp_path, "test", check_files=False)
+    with pytest.raises(DatasetError, match=r"no label file .*labels_train_test\.csv.*LSVQ_whole_test\.csv"):
+        load_lsvq(tmp_path, "all", check_files=False)
+
+
 # --------------------------------------------------------------------------------------------
 # errors
 

@@ -20,7 +20,6 @@ from advqa.models.litevsfa import (
     _SameConv2d,
     load_backbone,
 )
-from advqa.models.training import evaluate_head, train_litevsfa
 
 HEAD_FILE = Path(advqa.__file__).resolve().parent / "resources" / "litevsfa_head.pt"
 
@@ -85,36 +84,3 @@ def test_forward_any_size_and_length_with_pixel_gradient(model: LiteVSFA) -> Non
     assert model.resize(torch.zeros(1, 3, 1080, 1920)).shape[-2:] == (180, 320)
     with pytest.raises(InputError):
         model(torch.full((1, 2, 3, 8, 8), 2.0))
-
-
-def test_training_is_deterministic_and_learns() -> None:
-    class S:
-        def __init__(self, mos: float) -> None:
-            self.mos = mos
-
-    g = torch.Generator().manual_seed(1)
-    mos = torch.linspace(1.2, 4.8, 8)
-    direction = torch.randn(2560, generator=g)
-    feats = [torch.rand(4, 2560, generator=g) + m * 0.05 * direction.abs() for m in mos]
-    data = [S(float(m)) for m in mos]
-    a = train_litevsfa(data, epochs=25, batch_size=8, train_features=feats, seed=3, feature_dropout=0.1)
-    b = train_litevsfa(data, epochs=25, batch_size=8, train_features=feats, seed=3, feature_dropout=0.1)
-    assert all(torch.equal(a.state_dict[k], b.state_dict[k]) for k in a.state_dict)
-    assert a.history[-1] < a.history[0]
-    assert a.metrics["train"]["srcc"] > 0.9
-
-
-@pytest.mark.slow
-def test_heldout_demo_accuracy(model: LiteVSFA) -> None:
-    """The shipped model on the demo test split (held-out sources, 70 videos).
-
-    Measured: SRCC 0.887, PLCC 0.916 (issue 3's target: 0.85 for both). Asserted at the target
-    and at the measured level minus 0.015, so a regression fails."""
-    from advqa.data.demo import load_demo
-    from advqa.models.training import extract_features
-
-    test = load_demo("test")
-    feats = extract_features(model, test)
-    m = evaluate_head(model.head, feats, [s.mos for s in test])
-    assert m["n"] == 70, m
-    assert m["srcc"] >= 0.87 and m["plcc"] >= 0.90, m

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from advqa.errors import InputError
-from advqa.models.vsfa import VSFA, VSFAHead, mean_std_pool, pool_scores, subjective_pooling
+from advqa.models.blocks import VSFAHead, pool_scores, subjective_pooling
+from advqa.models.vsfa import VSFA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recipe import recipe_from_manifest, recipe_value  # noqa: E402  (tests/models/recipe.py)
@@ -122,19 +123,6 @@ def test_checkpointed_chunks_give_the_same_gradient(model: VSFA, video: torch.Te
         grads.append(xi.grad)
     model.chunk_size, model.checkpoint_chunks = VSFA.chunk_size, True
     torch.testing.assert_close(grads[0], grads[1], rtol=1e-4, atol=1e-7)
-
-
-def test_pooling_by_hand() -> None:
-    # T=3, tau=2: l = [q0, min(q0,q1), min(q1,q2)], m_t softmin-weighted mean of q_t, q_{t+1}
-    q = torch.tensor([0.2, 0.5, 0.1], dtype=torch.float64)
-    w = torch.exp(-q)
-    m = torch.stack([(q[0] * w[0] + q[1] * w[1]) / (w[0] + w[1]),
-                     (q[1] * w[1] + q[2] * w[2]) / (w[1] + w[2]), q[2]])
-    low = torch.tensor([0.2, 0.2, 0.1], dtype=torch.float64)
-    torch.testing.assert_close(subjective_pooling(q, tau=2, beta=0.5), 0.5 * m + 0.5 * low)
-    x = torch.arange(12.0).reshape(1, 2, 2, 3)
-    ref = torch.cat([x.reshape(1, 2, -1).mean(2), x.reshape(1, 2, -1).std(2, unbiased=True)], 1)
-    torch.testing.assert_close(mean_std_pool(x), ref)
 
 
 def test_bad_inputs(model: VSFA) -> None:

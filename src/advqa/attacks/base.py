@@ -44,7 +44,7 @@ class AttackResult:
     ``adversarial``: ``(1, T, 3, H, W)`` float32 on the 8-bit grid (CPU). Scores are in the
     model's scale. ``queries`` counts every model evaluation made by the attack itself (one per
     video in each batch); the clean and final evaluations done by the base class are not counted.
-    ``l2`` is paper 000's pixel-level L2 (mean over frames of per-frame RMS), ``linf`` the
+    ``l2`` is the pixel-level L2 of Zhang et al. (NeurIPS 2023) (mean over frames of per-frame RMS), ``linf`` the
     maximum absolute deviation, both in [0, 1] units; ``psnr`` in dB over the whole video.
     """
 

@@ -37,14 +37,28 @@ class FrameWindowScorer:
         # (QualityModel.frame_parts); a defence offers none unless it is exact, so it is never bypassed.
         self._parts = model.frame_parts(video.shape[1]) if context == "video" else None
         self._features: Tensor | None = None
+        #: feature row of each frame position (-1: a frame the model does not score)
+        self._row = torch.full((video.shape[1],), -1, dtype=torch.long)
         if self._parts is not None:
-            with torch.no_grad():
-                self._features = self._parts.video_features(self.video)
+            scored = torch.arange(video.shape[1]) if self._parts.indices is None else self._parts.indices.cpu()
+            self._row[scored] = torch.arange(len(scored))
+            with torch.no_grad():  # a chunk at a time: no copy of the clip
+                c = self._parts.chunk_size
+                self._features = torch.cat([self._parts.video_features(self.video[:, scored[i:i + c].to(video.device)])
+                                            for i in range(0, len(scored), c)], dim=1)
 
     @property
     def uses_feature_cache(self) -> bool:
         """Whether other frames' features are cached (frame-wise model, whole-video context)."""
         return self._parts is not None
+
+    def _window(self, start: int, k: int) -> tuple[Tensor, int, int]:
+        """Offsets in the window of its scored frames, and their feature rows ``[r0, r1)``."""
+        rows = self._row[start:start + k]
+        local = torch.nonzero(rows >= 0).flatten()
+        if len(local) == 0:
+            return local, 0, 0
+        return local, int(rows[local[0]]), int(rows[local[-1]]) + 1
 
     def score(self, frames: Tensor, start: int) -> Tensor:
         """Scores ``(N,)`` of the candidates ``frames`` ``(N, k, 3, H, W)`` placed at ``start``."""
@@ -53,10 +67,14 @@ class FrameWindowScorer:
             return self.model(frames)
         if self._parts is not None:
             assert self._features is not None
-            new = self._parts.frame_features(frames.reshape(n * k, *frames.shape[2:])).reshape(n, k, -1)
+            local, r0, r1 = self._window(start, k)
             feats = self._features.expand(n, -1, -1)
-            feats = torch.cat([feats[:, :start], new, feats[:, start + k:]], dim=1)
             self.model.count(n)
+            if len(local) == 0:  # no frame of the window is scored: the score does not depend on it
+                return self._parts.temporal_head(feats) + 0.0 * frames.sum(dim=(1, 2, 3, 4))
+            picked = frames[:, local.to(frames.device)]
+            new = self._parts.frame_features(picked.reshape(n * len(local), *frames.shape[2:]))
+            feats = torch.cat([feats[:, :r0], new.reshape(n, len(local), -1), feats[:, r1:]], dim=1)
             return self._parts.temporal_head(feats)
         full = self.video.expand(n, -1, -1, -1, -1)
         full = torch.cat([full[:, :start], frames, full[:, start + k:]], dim=1)
@@ -79,6 +97,9 @@ class FrameWindowScorer:
         self.video[:, start:start + k] = frames.detach()
         if self._parts is not None:
             assert self._features is not None
-            with torch.no_grad():
-                self._features[:, start:start + k] = self._parts.frame_features(
-                    frames.detach().reshape(k, *frames.shape[2:])).reshape(1, k, -1)
+            local, r0, r1 = self._window(start, k)
+            if len(local):
+                with torch.no_grad():
+                    picked = frames.detach()[:, local.to(frames.device)]
+                    self._features[:, r0:r1] = self._parts.frame_features(
+                        picked.reshape(len(local), *frames.shape[2:])).reshape(1, len(local), -1)

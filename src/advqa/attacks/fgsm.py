@@ -1,7 +1,9 @@
-"""The FGSM family with paper 004's settings (MSU metrics robustness benchmark).
+"""The FGSM family with the settings of the MSU metrics robustness benchmark (Antsiferova et al.,
+"Comparing the Robustness of Modern No-Reference Image- and Video-Quality Metrics to Adversarial
+Attacks", AAAI 2024).
 
 All four run on :class:`advqa.attacks.whitebox.GradientAttack` (the loop PGD uses) on the whole
-video; their default loss is paper 004's ``"up"`` (``1 - f/range``: raise the score) and their
+video; their default loss is the benchmark's ``"up"`` (``1 - f/range``: raise the score) and their
 default budget Linf 10/255. With an ``l2`` threat the sign step becomes a per-frame
 RMS-normalised step of the same size.
 
@@ -17,7 +19,7 @@ AMI-FGSM   10          eps / iterations   1.0       none needed (10 steps of eps
 Early stopping is off by default (the benchmark measures the gain after a fixed number of steps);
 ``stop_gain=`` (a relative gain) or ``early_stop=True`` with a ``target`` turns it on.
 
-Momentum accumulates raw gradients, ``acc = g + mu * acc``, as paper 004's code does (Dong et
+Momentum accumulates raw gradients, ``acc = g + mu * acc``, as the benchmark's code does (Dong et
 al. divide ``g`` by its mean absolute value first: ``normalize_momentum=True``).
 """
 from __future__ import annotations
@@ -88,7 +90,7 @@ class MIFGSM(GradientAttack):
 class AMIFGSM(GradientAttack):
     """MI-FGSM whose step adapts to the budget, ``eps / iterations``, with no per-step projection.
 
-    As in paper 004's code: the frames themselves are updated and clamped to [0, 1]; ``iterations``
+    As in the benchmark's code: the frames themselves are updated and clamped to [0, 1]; ``iterations``
     steps of ``eps / iterations`` cannot leave the budget (the base class still enforces it).
     """
 

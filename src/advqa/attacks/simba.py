@@ -1,9 +1,11 @@
-"""SimBA, the pixel-based random search baseline (Guo et al., ICML 2019; paper 000's Table 4).
+"""SimBA, the pixel-based random search baseline (Guo et al., ICML 2019), the baseline of Table 4 of
+Zhang, Ran, Tang, Wang, "Vulnerabilities in Video Quality Assessment Models: The Challenge of
+Adversarial Attacks" (NeurIPS 2023).
 
 Pixel-space SimBA with the standard (Cartesian) basis: each step picks a coordinate ``q`` not
 picked before, tries ``x - eps*q`` and then ``x + eps*q`` (clamped to [0, 1]) and keeps the first
 candidate that lowers the loss (strictly). Guo et al. choose ``q`` without replacement, so each
-coordinate moves at most once; advqa adapts SimBA to a Linf budget (as paper 000's comparison
+coordinate moves at most once; advqa adapts SimBA to a Linf budget (as that comparison
 does) by using the budget as the step, ``eps = gamma``: every pixel-channel changes by 0 or
 ``+-gamma``, hence ``|delta| <= gamma`` by construction (and the per-frame RMS too).
 

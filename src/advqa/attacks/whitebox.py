@@ -39,7 +39,8 @@ class SignStep:
         self.step = float(step)
 
     def __call__(self, grad: Tensor) -> Tensor:
-        return self.step * grad.sign()
+        """In place on ``grad`` (a fresh tensor from the gradient function): no clip-sized temporaries."""
+        return grad.sign_().mul_(self.step)
 
 
 class L2Step:
@@ -50,7 +51,7 @@ class L2Step:
 
     def __call__(self, grad: Tensor) -> Tensor:
         rms = per_frame_rms(grad).clamp_min(_TINY)
-        return self.step * grad / rms[..., None, None, None]
+        return grad.mul_((self.step / rms)[..., None, None, None])  # in place, as SignStep
 
 
 def direction_for(norm: str, step: float) -> SignStep | L2Step:
@@ -73,8 +74,8 @@ class Momentum:
     def __call__(self, grad: Tensor) -> Tensor:
         if self.normalize:
             grad = grad / grad.abs().flatten(1).mean(dim=1).clamp_min(_TINY).view(-1, 1, 1, 1, 1)
-        self.acc = grad if self.acc is None else grad + self.mu * self.acc
-        return self.inner(self.acc)
+        self.acc = grad.clone() if self.acc is None else self.acc.mul_(self.mu).add_(grad)
+        return self.inner(grad.copy_(self.acc))  # the update rule works in place on the copy
 
 
 class Adam:
@@ -165,7 +166,7 @@ def autograd_gradient(objective: Callable[[Tensor], Tensor]) -> GradFn:
             xg = x.detach().requires_grad_(True)
             loss = objective(xg).sum()
             (grad,) = torch.autograd.grad(loss, xg)
-        return grad.nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
+        return grad.contiguous().nan_to_num_(nan=0.0, posinf=0.0, neginf=0.0)
 
     return grad_fn
 
@@ -175,29 +176,38 @@ def chunked_gradient(counter: QueryCounter, parts: FrameParts, loss: Callable[[T
     """Exact whole-video gradient of a frame-wise model with activations for ``chunk`` frames at a time.
 
     ``parts`` are the halves the model offers (:meth:`~advqa.models.base.QualityModel.frame_parts`).
-    Features of all frames are computed without a graph, the temporal head is differentiated
-    with respect to them, and the backbone is then back-propagated chunk by chunk with those
-    feature gradients. Memory is flat in the number of frames; cost is one extra backbone
-    forward per step. One query per call.
+    Features of the scored frames are computed chunk by chunk without a graph, the temporal head
+    is differentiated with respect to them, and the backbone is then back-propagated chunk by
+    chunk with those feature gradients; frames the model does not score get a zero gradient.
+    Memory is flat in the number of frames; cost is one extra backbone forward per step. One
+    query per call.
     """
     chunk = int(chunk or parts.chunk_size)
 
     def grad_fn(x: Tensor) -> Tensor:
         b, t = x.shape[:2]
+        pos = torch.arange(t) if parts.indices is None else parts.indices
+        spans = [pos[i:i + chunk].to(x.device) for i in range(0, len(pos), chunk)]
+
+        def frames_at(p: Tensor) -> Tensor:
+            return x.detach()[:, p].reshape(b * len(p), *x.shape[2:])
+
         with torch.no_grad():
-            feats = parts.video_features(x)
+            feats = torch.cat([parts.frame_features(frames_at(p)).reshape(b, len(p), -1) for p in spans], dim=1)
         with torch.enable_grad():
-            f = feats.detach().requires_grad_(True)
+            f = feats.requires_grad_(True)
             (gf,) = torch.autograd.grad(loss(parts.temporal_head(f)).sum(), f)
         counter.count(b)
-        frames = x.detach().reshape(b * t, *x.shape[2:])
-        gf = gf.reshape(b * t, -1)
-        grad = torch.empty_like(frames)
-        for i in range(0, b * t, chunk):
+        grad = torch.zeros_like(x)
+        row = 0
+        for p in spans:
             with torch.enable_grad():
-                c = frames[i:i + chunk].detach().requires_grad_(True)
-                (grad[i:i + chunk],) = torch.autograd.grad(parts.frame_features(c), c, gf[i:i + chunk])
-        return torch.nan_to_num(grad.reshape(x.shape), nan=0.0, posinf=0.0, neginf=0.0)
+                c = frames_at(p).requires_grad_(True)
+                (g,) = torch.autograd.grad(parts.frame_features(c), c,
+                                           gf[:, row:row + len(p)].reshape(b * len(p), -1))
+            grad[:, p] = g.reshape(b, len(p), *x.shape[2:])
+            row += len(p)
+        return torch.nan_to_num_(grad, nan=0.0, posinf=0.0, neginf=0.0)
 
     return grad_fn
 
@@ -222,23 +232,29 @@ def expectation(grad_fn: GradFn, samples: int) -> GradFn:
 
 def descend(grad_fn: GradFn, clean: Tensor, start: Tensor, *, rule: Callable[[Tensor], Tensor],
             threat: ThreatModel, iterations: int, project: bool = True,
-            on_step: Callable[[int], bool] | None = None) -> Tensor:
+            on_step: Callable[[int], bool] | None = None, copy: bool = True) -> Tensor:
     """The projected-gradient loop every gradient attack uses.
 
     Minimises a loss from ``start`` (``(1, k, 3, H, W)``): ``iterations`` times,
     ``x <- x - rule(grad)``, then (if ``project``) ``x <- clean + Pi_threat(x - clean)``, then
     ``x <- clamp(x, 0, 1)``. ``on_step(i)`` is called after the ``i``-th gradient (which scored the
     current iterate); when it returns True the loop stops there and returns that iterate, so
-    ``i + 1`` gradients were spent. Returns the last iterate (not rounded).
+    ``i + 1`` gradients were spent. Returns the last iterate (not rounded). ``copy=False`` iterates
+    in ``start`` itself (a fresh tensor the caller gives up), saving a clip-sized copy.
     """
-    x = start.detach().clone()
+    x = start.detach().clone() if copy else start.detach()
     for i in range(iterations):
         grad = grad_fn(x)
         if on_step is not None and on_step(i):
             break
         x.sub_(rule(grad))
-        if project:
+        del grad  # the next gradient is computed without this one still alive
+        if project and not threat.per_frame:
             x = threat.project(x.sub_(clean)).add_(clean)
+        elif project:  # frame by frame: no clip-sized temporaries
+            for t in range(x.shape[1]):
+                x[:, t:t + 1] = threat.frames(t, t + 1).project(x[:, t:t + 1] - clean[:, t:t + 1]).add_(
+                    clean[:, t:t + 1])
         x.clamp_(0.0, 1.0)
     return x
 
@@ -253,12 +269,12 @@ def random_start(clean: Tensor, threat: ThreatModel, generator: torch.Generator)
     if threat.norm == "l2":
         d = torch.randn(shape, generator=generator)
         u = torch.rand(shape[:2], generator=generator)
-        delta = d * (threat.eps * u / per_frame_rms(d).clamp_min(_TINY))[..., None, None, None]
+        delta = d.mul_((threat.eps * u / per_frame_rms(d).clamp_min(_TINY))[..., None, None, None])
     elif threat.norm == "linf":
-        delta = (torch.rand(shape, generator=generator) * 2 - 1) * threat.eps
+        delta = torch.rand(shape, generator=generator).mul_(2).sub_(1).mul_(threat.eps)
     else:  # a per-pixel box budget (mask): uniform inside the box
-        delta = threat.project(torch.rand(shape, generator=generator) * 2 - 1)
-    return (clean + delta.to(clean)).clamp(0.0, 1.0)
+        delta = threat.project(torch.rand(shape, generator=generator).mul_(2).sub_(1))
+    return delta.to(clean).add_(clean).clamp_(0.0, 1.0)  # in place: one clip-sized buffer
 
 
 def _passed(goal: Goal, score: float, milestone: float | None) -> bool:
@@ -527,7 +543,7 @@ class GradientAttack(Attack):
         rule: Callable[[Tensor], Tensor] = direction_for(ctx.threat.norm, self.step_size())
         if self.momentum > 0:
             rule = Momentum(rule, self.momentum, self.normalize_momentum)
-        x0 = random_start(video, ctx.threat, ctx.generator) if self.random_start else video
+        x0 = random_start(video, ctx.threat, ctx.generator) if self.random_start else video.clone()
         goal = self._goal(model, ctx)
         spent = [0, False]
 
@@ -538,7 +554,8 @@ class GradientAttack(Attack):
             return bool(spent[1])
 
         adv = descend(grad_fn, video, x0, rule=rule, threat=ctx.threat, iterations=self.iterations,
-                      project=self.project_each_step, on_step=on_step)
+                      project=self.project_each_step, on_step=on_step, copy=False)
+        del x0
         ctx.iterations = int(spent[0])
         ctx.extras.update(chunked=bool(chunked), step=self.step_size(), early_stop=self.early_stop,
                           goal_met=bool(spent[1]), goal=float("nan") if goal is None else goal.threshold)

@@ -1,8 +1,14 @@
 """Aggregate metrics computed from the results database (never from in-memory state).
 
-One summary row per (model, dataset, attack label, config hash): SRCC / PLCC / KROCC / RMSE of the
-model's scores against MOS before and after the attack (paper 000 Tables 1-3), paper 000's R
-(Eq. 6), the MSU gains and scores (paper 004), mean perturbation norms, queries and time per video.
+One summary row per (model, defence, dataset, attack label, attacker, config hash): SRCC / PLCC /
+KROCC / RMSE of the (defended) model's scores against MOS before and after the attack and R
+(Eq. 6) of Zhang et al., "Vulnerabilities in Video Quality Assessment Models: The Challenge of
+Adversarial Attacks" (NeurIPS 2023, Tables 1-3), the absolute gain of Antsiferova et al.,
+"Comparing the Robustness of Modern No-Reference Image- and Video-Quality Metrics to Adversarial
+Attacks" (AAAI 2024), mean perturbation norms, queries and time per video.
+
+:func:`defense_costs` gives each defence's clean-accuracy cost: the clean SRCC / PLCC of the
+defended model against those of its undefended inner model on the same videos.
 """
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ import numpy as np
 
 from advqa.bench.store import ResultStore
 
-SUMMARY_COLUMNS = ("model", "dataset", "attack", "n", "skipped", "srcc_before", "srcc_after", "plcc_before",
+SUMMARY_COLUMNS = ("model", "defense", "dataset", "attack", "attacker", "n", "skipped", "srcc_before", "srcc_after",
+                   "plcc_before",
                    "plcc_after", "krocc_before", "krocc_after", "rmse_before", "rmse_after", "r",
                    "abs_gain", "l2", "linf", "psnr", "ssim", "queries", "time_s", "config_hash")
 
@@ -25,25 +32,42 @@ def _mean(values: list[Any]) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
+#: the order attacker modes are listed in (undefended first)
+ATTACKER_ORDER = {"": 0, "naive": 1, "non-adaptive": 2, "adaptive": 3}
+
+COST_COLUMNS = ("model", "defense", "dataset", "n", "srcc_undefended", "srcc_defended", "plcc_undefended",
+                "plcc_defended", "srcc_cost", "plcc_cost")
+
+
+def _order(key: tuple[str, ...]) -> tuple[Any, ...]:
+    model, defense, dataset, label, attacker, chash = key
+    return (model, dataset, label, defense, ATTACKER_ORDER.get(attacker, 9), attacker, chash)
+
+
 def summarize(store: ResultStore) -> list[dict[str, Any]]:
-    """Summary rows (dicts with :data:`SUMMARY_COLUMNS`), ordered by model, dataset and attack."""
+    """Summary rows (dicts with :data:`SUMMARY_COLUMNS`), ordered by model, dataset and attack,
+    then defence and attacker (so one attack's rows on each defence and attacker sit together)."""
     from advqa.metrics.correlation import correlations
     from advqa.metrics.robustness import absolute_gain, r_score
 
-    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for row in store.rows():
-        groups[(row["model"], row["dataset"], row["label"], row["config_hash"])].append(row)
-    clean_skipped: dict[tuple[str, str], int] = defaultdict(int)
+        groups[(row["model"], row["defense"], row["dataset"], row["label"], row["attacker"],
+                row["config_hash"])].append(row)
+    clean_skipped: dict[tuple[str, str, str], int] = defaultdict(int)
     for c in store.clean_rows():
         if c["status"] != "ok":
-            clean_skipped[(c["model"], c["dataset"])] += 1
+            clean_skipped[(c["model"], c["defense"], c["dataset"])] += 1
 
     out = []
-    for (model, dataset, label, chash), rows in sorted(groups.items()):
+    for key in sorted(groups, key=_order):
+        rows = groups[key]
+        model, defense, dataset, label, attacker, chash = key
         ok = [r for r in rows if r["status"] == "ok"]
-        skipped = len(rows) - len(ok) + clean_skipped[(model, dataset)]
+        skipped = len(rows) - len(ok) + clean_skipped[(model, defense, dataset)]
         summary: dict[str, Any] = dict.fromkeys(SUMMARY_COLUMNS, float("nan"))
-        summary.update(model=model, dataset=dataset, attack=label, n=len(ok), skipped=skipped, config_hash=chash)
+        summary.update(model=model, defense=defense, dataset=dataset, attack=label, attacker=attacker, n=len(ok),
+                       skipped=skipped, config_hash=chash)
         if ok:
             mos = np.array([r["mos"] for r in ok], dtype=float)
             before = np.array([r["clean_score"] for r in ok], dtype=float)
@@ -64,13 +88,43 @@ def summarize(store: ResultStore) -> list[dict[str, Any]]:
     return out
 
 
+def defense_costs(store: ResultStore) -> list[dict[str, Any]]:
+    """Each defence's clean-accuracy cost (dicts with :data:`COST_COLUMNS`), one per (model,
+    defence, dataset): SRCC and PLCC against MOS of the defended and of the undefended model's
+    clean scores on the videos both scored, and the cost ``undefended - defended``."""
+    from advqa.metrics.correlation import plcc, srcc
+
+    scores: dict[tuple[str, str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
+    for c in store.clean_rows(status="ok"):
+        scores[(c["model"], c["defense"], c["dataset"])][c["video"]] = (float(c["score"]), float(c["mos"]))
+    out = []
+    for (model, defense, dataset), defended in sorted(scores.items()):
+        base = scores.get((model, "", dataset))
+        if not defense or base is None:
+            continue
+        videos = sorted(set(defended) & set(base))
+        row: dict[str, Any] = dict.fromkeys(COST_COLUMNS, float("nan"))
+        row.update(model=model, defense=defense, dataset=dataset, n=len(videos))
+        if len(videos) >= 2:
+            mos = np.array([base[v][1] for v in videos])
+            b = np.array([base[v][0] for v in videos])
+            d = np.array([defended[v][0] for v in videos])
+            row.update(srcc_undefended=srcc(b, mos), srcc_defended=srcc(d, mos),
+                       plcc_undefended=plcc(b, mos), plcc_defended=plcc(d, mos))
+            row.update(srcc_cost=row["srcc_undefended"] - row["srcc_defended"],
+                       plcc_cost=row["plcc_undefended"] - row["plcc_defended"])
+        out.append(row)
+    return out
+
+
 def examples(store: ResultStore) -> list[dict[str, Any]]:
     """Example-frame records saved by the runner (for the report)."""
     out = []
     for row in store.rows(status="ok"):
         extras = json.loads(row["extras"] or "{}")
         if "example" in extras:
-            out.append({"model": row["model"], "dataset": row["dataset"], "attack": row["label"],
+            out.append({"model": row["model"], "defense": row["defense"], "attacker": row["attacker"],
+                        "dataset": row["dataset"], "attack": row["label"],
                         "video": row["video"], "clean_score": row["clean_score"], "adv_score": row["adv_score"],
                         **extras["example"]})
     return out

@@ -1,103 +1,154 @@
-"""The robustness runner: models x datasets x attacks, one stored row per attacked video.
+"""The robustness runner: (defended) models x datasets x attacks x attackers, one stored row per
+attacked video.
 
-For each model and dataset it scores every clean video first (stored, resumable), derives paper
-000's boundary targets from the whole set (Eq. 7), then attacks each video and writes its row as
-soon as it is done. Rows already in the store are skipped, so a killed run resumes where it
-stopped without recomputing or duplicating anything. Unreadable videos are skipped with their
-reason recorded, and the run goes on.
+``run_experiment`` runs three phases of jobs (:mod:`advqa.bench.jobs`) on an executor
+(:mod:`advqa.bench.executors`; serial by default) and commits every row through one writer as
+soon as it arrives:
+
+1. **clean**: every model scores every video of every attacked set (and each defended model's
+   undefended inner model does too, for the defence's clean-accuracy cost). The set's clean
+   scores give the boundary targets of Eq. 7 (:mod:`advqa.bench.protocol`).
+2. **fit**: each fitted attack is fitted once per (attacked model, attack configuration, fit
+   videos) and its state saved as ``OUT/states/<hash>.pt``; a rerun reuses the stored state.
+3. **attack**: one job per (model, dataset, attack, attacker, video).
+
+Finished rows are skipped, so a killed run resumes where it stopped without recomputing or
+duplicating anything. Unreadable videos are skipped with their reason recorded, and the run goes
+on.
 """
 from __future__ import annotations
 
 import logging
-import math
-import time
-import zlib
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 import torch
 
-from advqa.bench.config import AttackSpec, DatasetSpec, Experiment, ModelSpec
-from advqa.bench.store import ResultStore, config_hash, file_slug
-from advqa.errors import AdvqaError, InputError
+from advqa.bench import protocol
+from advqa.bench.config import Experiment
+from advqa.bench.executors import Executor, SerialExecutor
+from advqa.bench.jobs import (
+    AnyJob,
+    CleanJob,
+    FitJob,
+    Job,
+    Row,
+    WorkerCache,
+    build_attack,
+    defense_key,
+    execute,
+    load_clip,
+    model_key,
+    plan,
+    plan_clean,
+    plan_fits,
+    save_example,
+)
+from advqa.bench.protocol import dataset_key
+from advqa.bench.store import ResultStore
+from advqa.errors import AdvqaError
 
 log = logging.getLogger(__name__)
 
-#: called as progress(stage, done, total, description)
+#: called as progress(stage, done, total, description); stage is "clean", "fit" or "attack"
 Progress = Callable[[str, int, int, str], None]
 
 
 @dataclass
 class RunReport:
-    """What a run did: rows computed now, rows found already done, videos skipped."""
+    """What a run did: rows computed now, rows found already done, videos skipped, fits."""
 
     out_dir: Path
     database: Path
     computed: int = 0
     reused: int = 0
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (dataset, video, reason)
+    fitted: int = 0  # attack states fitted in this run
+    states_reused: int = 0  # attack states read back from earlier runs
 
 
-def model_key(spec: ModelSpec) -> str:
-    """The name a model's rows are stored under (its weights file, if given, is part of it)."""
-    if spec.weights:
-        return f"{spec.name}@{Path(str(spec.weights)).name}"
-    return spec.name
+class _Progress:
+    """Per-group progress (one group per description) for a phase's pending jobs."""
+
+    def __init__(self, progress: Progress | None, stage: str, jobs: Sequence[AnyJob]) -> None:
+        self.progress, self.stage = progress, stage
+        self.total: dict[str, int] = defaultdict(int)
+        for j in jobs:
+            self.total[j.describe()] += 1
+        self.done: dict[str, int] = dict.fromkeys(self.total, 0)
+        self.order = list(self.total)
+        if self.progress and self.order:
+            self.progress(stage, 0, self.total[self.order[0]], self.order[0])
+
+    def step(self, job: AnyJob) -> None:
+        if not self.progress:
+            return
+        desc = job.describe()
+        self.done[desc] += 1
+        self.progress(self.stage, self.done[desc], self.total[desc], desc)
+        if self.done[desc] == self.total[desc]:  # announce the next group that has not started
+            nxt = next((d for d in self.order if self.done[d] == 0), None)
+            if nxt is not None:
+                self.progress(self.stage, 0, self.total[nxt], nxt)
 
 
-def dataset_key(spec: DatasetSpec) -> str:
-    return f"{spec.name}:{spec.split}" if spec.split else spec.name
+class _Writer:
+    """The one writer: commits each row to the store as it arrives and keeps the run's counts."""
+
+    def __init__(self, store: ResultStore, report: RunReport, progress: _Progress, max_rows: int | None = None) -> None:
+        self.store, self.report, self.progress, self.max_rows = store, report, progress, max_rows
+        self.stopped = False
+
+    def __call__(self, job: AnyJob, row: Row) -> bool:
+        v = row.values
+        if row.table == "clean":
+            self.store.put_clean(v["model"], v["dataset"], v["video"], mos=v.get("mos"), score=v.get("score"),
+                                 status=v["status"], reason=v.get("reason"), time_s=v.get("time_s"),
+                                 defense=v.get("defense", ""))
+        elif row.table == "results":
+            self.store.put(v)
+            if v["status"] == "ok":
+                self.report.computed += 1
+            else:
+                self.report.skipped.append((v["dataset"], v["video"], str(v.get("reason"))))
+        elif row.table == "state":
+            self.report.fitted += 1
+        self.progress.step(job)
+        if self.max_rows is not None and row.table == "results" and self.report.computed >= self.max_rows:
+            self.stopped = True
+        return self.stopped
 
 
-def _video_seed(seed: int, *parts: str) -> int:
-    return (seed * 1_000_003 + zlib.crc32("\x1f".join(parts).encode())) % (2**63)
+def _clean_pending(store: ResultStore, job: CleanJob) -> bool:
+    """A clean score still to compute: none stored, or a ``failed`` one (its worker died)."""
+    row = store.clean_score(job.key[0], job.key[2], job.key[3], defense=job.key[1])
+    return row is None or row["status"] == "failed"
 
 
-def load_clip(path: Path, max_frames: int | None) -> torch.Tensor:
-    """Decode a video file to ``(1, T, 3, H, W)`` float in [0, 1]."""
-    from advqa.io import read_video, to_tensor
-
-    return to_tensor(read_video(path, max_frames=max_frames).frames)
-
-
-def _save_example(out_dir: Path, name: str, clean: torch.Tensor, adv: torch.Tensor) -> dict[str, str]:
-    """Save the middle frame clean / adversarial / amplified perturbation as PNGs for the report."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.image as mpimg
-
-    t = clean.shape[1] // 2
-    ex = out_dir / "examples"
-    ex.mkdir(parents=True, exist_ok=True)
-    c = clean[0, t].permute(1, 2, 0).cpu().numpy()
-    a = adv[0, t].permute(1, 2, 0).cpu().numpy()
-    d = a - c
-    span = max(float(np.abs(d).max()), 1e-12)
-    amp = np.clip(0.5 + 0.5 * d / span, 0, 1)  # perturbation amplified to the full range
-    paths = {}
-    for kind, img in (("clean", c), ("adversarial", a), ("perturbation", amp)):
-        p = ex / f"{name}_{kind}.png"
-        mpimg.imsave(p, np.clip(img, 0, 1))
-        paths[kind] = str(p.relative_to(out_dir))
-    paths["amplification"] = f"{0.5 / span:.0f}x"
-    return paths
+def _state_usable(job: FitJob) -> bool:
+    """Whether a stored fitted state can be reused (it exists and loads for this attack)."""
+    path = Path(job.state_path)
+    if not path.is_file():
+        return False
+    try:
+        build_attack(job.attack, job.eot).load_state(path)  # type: ignore[attr-defined]
+    except AdvqaError as exc:
+        log.warning("refitting: the stored state %s cannot be used (%s)", path, exc)
+        return False
+    return True
 
 
 def run_experiment(exp: Experiment, out_dir: str | Path, *, progress: Progress | None = None,
-                   max_rows: int | None = None) -> RunReport:
+                   max_rows: int | None = None, executor: Executor | None = None) -> RunReport:
     """Run (or resume) an experiment; results go to ``out_dir/results.sqlite``.
 
     ``max_rows`` stops after computing that many new attack rows (used to test resuming).
+    ``executor`` runs the jobs (default: :class:`~advqa.bench.executors.SerialExecutor`, in this
+    process).
     """
     from advqa import attacks as attack_registry
     from advqa import models as model_registry
-    from advqa.data import load_dataset
-    from advqa.metrics.distortion import ssim as ssim_fn
-    from advqa.metrics.robustness import boundary_targets
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,114 +159,65 @@ def run_experiment(exp: Experiment, out_dir: str | Path, *, progress: Progress |
         attack_registry.attack_class(a.name)
     for m in exp.models:
         model_registry.card(m.name)
-    datasets = {dataset_key(d): (d, load_dataset(d.name, root=d.root, split=d.split,
-                                               allow_missing=d.allow_missing).subset(d.videos, exp.seed))
-                for d in exp.datasets}
+    sets = {protocol.dataset_key(d): protocol.attacked_set(d, exp.seed) for d in exp.datasets}
+    # the planner's probe of randomised models shares a serial executor's cache (one build per process)
+    owned = executor is None
+    if executor is None:
+        from advqa.bench.executors import make_executor
 
+        executor = make_executor(exp.executor)
+    cache = executor.cache if isinstance(executor, SerialExecutor) else WorkerCache()
+    try:
+        return _run(exp, out, report, sets, executor, cache, progress, max_rows)
+    finally:
+        if owned:
+            executor.close()
+
+
+def _run(exp: Experiment, out: Path, report: RunReport, sets: dict, executor: Executor, cache: WorkerCache,
+         progress: Progress | None, max_rows: int | None) -> RunReport:
     with ResultStore(report.database) as store:
-        for mspec in exp.models:
-            model = model_registry.create(mspec.name, weights=mspec.weights, device=exp.device, **mspec.options)
-            if getattr(model, "stochastic", False):
-                model.seed(exp.seed)
-            mkey = model_key(mspec)
-            for dkey, (dspec, ds) in datasets.items():
-                clean = _clean_scores(store, model, mkey, dkey, dspec, ds, report, progress)
-                ok = [s for s in ds if clean.get(s.name) is not None]
-                if not ok:
-                    log.warning("%s on %s: no readable videos, nothing to attack", mkey, dkey)
-                    continue
-                mos = np.array([s.mos for s in ok], dtype=float)
-                scores = np.array([clean[s.name] for s in ok], dtype=float)
-                try:
-                    bounds = boundary_targets(mos, scores, mos_max=ds.mos_range[1],
-                                              higher_is_better=model.card.higher_is_better).tolist()
-                except InputError as exc:  # one video, or all MOS equal: Eq. 7 has no statistics
-                    log.warning("no set-level boundary targets (%s); each attack uses its own fallback", exc)
-                    bounds = [None] * len(ok)
-                targets = dict(zip([s.name for s in ok], bounds))
-                for aspec in exp.attacks:
-                    done = _attack_set(store, model, mkey, dkey, dspec, ok, targets, aspec, exp, out,
-                                       report, progress, ssim_fn, max_rows)
-                    if done:
-                        return report
+        # 1. clean scores of every set
+        clean_jobs = plan_clean(exp, sets)
+        pending = [j for j in clean_jobs if _clean_pending(store, j)]
+        executor.run(pending, execute, _Writer(store, report, _Progress(progress, "clean", pending)))
+        clean: dict[tuple[str, str, str, str], float | None] = {}
+        attacked_models = {(model_key(m), defense_key(m.defense)) for m in exp.models}
+        seen_skips = set()
+        for j in clean_jobs:
+            row = store.clean_score(j.key[0], j.key[2], j.key[3], defense=j.key[1])
+            ok = row is not None and row["status"] == "ok"
+            clean[j.key] = float(row["score"]) if ok else None
+            if row is not None and not ok and (j.key[0], j.key[1]) in attacked_models \
+                    and (j.key[2], j.key[3]) not in seen_skips:
+                seen_skips.add((j.key[2], j.key[3]))
+                report.skipped.append((j.key[2], j.key[3], row["reason"]))
+
+        # 2. the attack jobs, and the fits they need
+        jobs = plan(exp, sets, clean, out, randomized=lambda spec: cache.model(spec, exp.device).randomized)
+        pending_attacks = []
+        for j in jobs:
+            mkey, dkey, dataset, video, attack, chash, attacker = j.key
+            if store.has(mkey, dataset, video, attack, chash, defense=dkey, attacker=attacker):
+                report.reused += 1
+            else:
+                pending_attacks.append(j)
+        fits = []
+        for f in plan_fits(pending_attacks):
+            if _state_usable(f):
+                report.states_reused += 1
+            else:
+                fits.append(f)
+        if fits:
+            executor.run(fits, execute, _Writer(store, report, _Progress(progress, "fit", fits)))
+
+        # 3. attacks
+        if max_rows is not None and max_rows <= 0:
+            return report
+        executor.run(pending_attacks, execute,
+                     _Writer(store, report, _Progress(progress, "attack", pending_attacks), max_rows))
     return report
 
 
-def _clean_scores(store: ResultStore, model: torch.nn.Module, mkey: str, dkey: str, dspec: DatasetSpec,
-                  ds: Any, report: RunReport, progress: Progress | None) -> dict[str, float | None]:
-    out: dict[str, float | None] = {}
-    for i, s in enumerate(ds):
-        if progress:
-            progress("clean", i, len(ds), f"{mkey} clean scores on {dkey}")
-        row = store.clean_score(mkey, dkey, s.name)
-        if row is None:
-            start = time.perf_counter()
-            try:
-                video = load_clip(s.path, dspec.max_frames).to(model.device)
-                with torch.no_grad():
-                    score = float(model(video)[0])
-                store.put_clean(mkey, dkey, s.name, mos=s.mos, score=score,
-                                time_s=time.perf_counter() - start)
-            except AdvqaError as exc:
-                log.warning("skipping %s: %s", s.name, exc)
-                store.put_clean(mkey, dkey, s.name, mos=s.mos, score=None, status="skipped", reason=str(exc))
-            row = store.clean_score(mkey, dkey, s.name)
-        if row["status"] != "ok":
-            report.skipped.append((dkey, s.name, row["reason"]))
-            out[s.name] = None
-        else:
-            out[s.name] = float(row["score"])
-    if progress:
-        progress("clean", len(ds), len(ds), f"{mkey} clean scores on {dkey}")
-    return out
-
-
-def _attack_set(store: ResultStore, model: torch.nn.Module, mkey: str, dkey: str, dspec: DatasetSpec,
-                samples: list, targets: dict[str, float | None], aspec: AttackSpec, exp: Experiment, out: Path,
-                report: RunReport, progress: Progress | None, ssim_fn: Callable, max_rows: int | None) -> bool:
-    from advqa import attacks as attack_registry
-
-    attack = attack_registry.create(aspec.name, norm=aspec.norm, eps=aspec.eps, **aspec.params)
-    cfg = {"attack": attack.config(), "max_frames": dspec.max_frames, "model": mkey}
-    chash = config_hash(cfg)
-    label = aspec.display()
-    for i, s in enumerate(samples):
-        if progress:
-            progress("attack", i, len(samples), f"{label} on {mkey} / {dkey}")
-        if store.has(mkey, dkey, s.name, aspec.name, chash):
-            report.reused += 1
-            continue
-        if max_rows is not None and report.computed >= max_rows:
-            return True
-        row: dict[str, Any] = dict(model=mkey, dataset=dkey, video=s.name, attack=aspec.name, config_hash=chash,
-                                   label=label, config=cfg, mos=s.mos, target=targets[s.name])
-        try:
-            video = load_clip(s.path, dspec.max_frames).to(model.device)
-        except AdvqaError as exc:  # became unreadable since its clean score
-            store.put({**row, "status": "skipped", "reason": str(exc)})
-            report.skipped.append((dkey, s.name, str(exc)))
-            continue
-        gen = torch.Generator().manual_seed(_video_seed(exp.seed, mkey, dkey, s.name, label))
-        if getattr(model, "stochastic", False):
-            model.seed(_video_seed(exp.seed, "model", s.name))
-        res = attack(model, video, mos=s.mos, target=targets[s.name], generator=gen)
-        extras = dict(res.extras)
-        safe = file_slug(mkey, dkey, label, s.name)
-        if i < exp.examples:
-            extras["example"] = _save_example(out, safe, video.cpu(), res.adversarial)
-        adv_path = None
-        if exp.save_adversarial:
-            from advqa.io import write_video_lossless
-
-            adv_path = out / "adversarial" / f"{safe}.mkv"
-            adv_path.parent.mkdir(parents=True, exist_ok=True)
-            write_video_lossless(adv_path, res.frames_uint8().numpy(), fps=float(s.meta.get("fps", 25.0) or 25.0))
-        store.put({**row, "status": "ok", "clean_score": res.clean_score, "adv_score": res.adv_score,
-                   "queries": res.queries, "iterations": res.iterations, "time_s": res.time_s,
-                   "linf": res.linf, "l2": res.l2, "psnr": res.psnr if math.isfinite(res.psnr) else None,
-                   "ssim": float(ssim_fn(video.cpu(), res.adversarial)),
-                   "adv_path": str(adv_path) if adv_path else None, "extras": extras})
-        report.computed += 1
-    if progress:
-        progress("attack", len(samples), len(samples), f"{label} on {mkey} / {dkey}")
-    return False
+__all__ = ["CleanJob", "FitJob", "Job", "Progress", "RunReport", "dataset_key", "load_clip", "model_key",
+           "run_experiment", "save_example"]

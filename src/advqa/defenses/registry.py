@@ -15,6 +15,20 @@ from advqa.models.base import QualityModel
 from advqa.registry import Registry
 
 DEFENSES: Registry[type[Defense]] = Registry("defense", skip=("model",))
+DEFENSES.add("median-smoothing", "advqa.defenses.smoothing:MedianSmoothing")
+
+for _name, _target in (
+    ("grid", "advqa.defenses.grid:GridSampling"),
+    ("guardian", "advqa.defenses.guardian:GuardianMap"),
+    ("jpeg", "advqa.defenses.purification:JpegReencoding"),
+    ("h264", "advqa.defenses.purification:H264Reencoding"),
+    ("blur", "advqa.defenses.purification:GaussianBlur"),
+    ("median", "advqa.defenses.purification:MedianFilter"),
+    ("bitdepth", "advqa.defenses.purification:BitDepthReduction"),
+    ("resize", "advqa.defenses.purification:DownUpResize"),
+    ("random-resize-pad", "advqa.defenses.purification:RandomResizePad"),
+):
+    DEFENSES.add(_name, _target)
 
 DefenseSpec = str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]]
 

@@ -2,8 +2,13 @@
 
 * :mod:`advqa.metrics.correlation`: SRCC, KROCC, PLCC, RMSE (raw and after the 4-parameter
   logistic mapping), ``correlations`` for all at once. Inputs ``(N,)`` scores.
-* :mod:`advqa.metrics.robustness`: paper 000's boundary targets (Eq. 7) and R (Eq. 6), paper
-  003's R with bounds (Eq. S5), paper 004's MSU scores (gains, robustness, Wasserstein, energy).
+* :mod:`advqa.metrics.robustness`: the boundary targets (Eq. 7) and R (Eq. 6) of Zhang, Ran,
+  Tang, Wang, "Vulnerabilities in Video Quality Assessment Models: The Challenge of Adversarial
+  Attacks" (NeurIPS 2023); R with bounds (Eq. S5) of Liu et al., "Defense Against Adversarial
+  Attacks on No-Reference Image Quality Models with Gradient Norm Regularization" (CVPR 2024);
+  the MSU benchmark's scores (gains, robustness, Wasserstein, energy) of Antsiferova et al.,
+  "Comparing the Robustness of Modern No-Reference Image- and Video-Quality Metrics to
+  Adversarial Attacks" (AAAI 2024).
 * :mod:`advqa.metrics.distortion`: Linf, pixel-level L2, PSNR, SSIM between clean and
   adversarial videos ``(B, T, 3, H, W)`` or ``(T, 3, H, W)`` in [0, 1].
 """

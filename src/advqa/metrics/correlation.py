@@ -1,4 +1,7 @@
-"""Agreement between predicted quality scores and MOS: SRCC, KROCC, PLCC, RMSE (paper 003, Eq. S1-S4).
+"""Agreement between predicted quality scores and MOS: SRCC, KROCC, PLCC, RMSE.
+
+The formulas are Eq. S1-S4 of Liu, Yang, Li, Ding, Jiang, "Defense Against Adversarial Attacks on
+No-Reference Image Quality Models with Gradient Norm Regularization" (CVPR 2024, supplement).
 
 Every function takes two array-likes of shape ``(N,)`` (one entry per video) and returns a float.
 PLCC and RMSE can be computed on the raw predictions or after the monotonic 4-parameter
@@ -63,7 +66,8 @@ def _undefined(p: NDArray[np.float64], m: NDArray[np.float64], what: str) -> boo
 
 
 def srcc(pred: ArrayLike, mos: ArrayLike) -> float:
-    """Spearman rank-order correlation (paper 003 Eq. S2), ties given their average rank.
+    """Spearman rank-order correlation (Liu et al., CVPR 2024, Eq. S2), ties given their
+    average rank.
 
     ``pred``, ``mos``: ``(N,)``. Returns a value in [-1, 1] (unitless), NaN when undefined.
     """
@@ -74,7 +78,8 @@ def srcc(pred: ArrayLike, mos: ArrayLike) -> float:
 
 
 def krocc(pred: ArrayLike, mos: ArrayLike) -> float:
-    """Kendall rank-order correlation (paper 003 Eq. S3), tau-b variant (scipy's default).
+    """Kendall rank-order correlation (Liu et al., CVPR 2024, Eq. S3), tau-b variant (scipy's
+    default).
 
     Without ties tau-b equals Eq. S3's ``2 (N_con - N_dis) / (N (N - 1))``; with ties it
     corrects the denominator. ``pred``, ``mos``: ``(N,)``. Returns [-1, 1], NaN when undefined.
@@ -173,7 +178,8 @@ def _fitted(p: NDArray[np.float64], m: NDArray[np.float64]) -> NDArray[np.float6
 
 
 def plcc(pred: ArrayLike, mos: ArrayLike, fit: bool = False) -> float:
-    """Pearson linear correlation (paper 003 Eq. S4), optionally after the logistic mapping.
+    """Pearson linear correlation (Liu et al., CVPR 2024, Eq. S4), optionally after the
+    logistic mapping.
 
     ``pred``, ``mos``: ``(N,)``. ``fit=True`` first maps ``pred`` with :func:`logistic4_fit`.
     Returns [-1, 1] (unitless), NaN when undefined (fewer than 3 videos or a constant input).
@@ -189,7 +195,8 @@ def plcc(pred: ArrayLike, mos: ArrayLike, fit: bool = False) -> float:
 
 
 def rmse(pred: ArrayLike, mos: ArrayLike, fit: bool = False) -> float:
-    """Root-mean-square error ``sqrt(mean((mos - pred)^2))`` (paper 003 Eq. S1), in MOS units.
+    """Root-mean-square error ``sqrt(mean((mos - pred)^2))`` (Liu et al., CVPR 2024, Eq. S1),
+    in MOS units.
 
     Raw RMSE only makes sense when predictions are on the MOS scale; ``fit=True`` maps them with
     :func:`logistic4_fit` first (the usual reported number). ``pred``, ``mos``: ``(N,)``.

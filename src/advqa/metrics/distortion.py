@@ -83,7 +83,9 @@ def _frame_mse(c: Tensor, a: Tensor) -> Tensor:
 
 
 def pixel_l2(clean: Tensor, adv: Tensor) -> Tensor | float:
-    """Paper 000's pixel-level L2: mean over frames of ``||delta_t||_2 / sqrt(3 H W)``, [0, 1] units.
+    """Pixel-level L2 of Zhang, Ran, Tang, Wang, "Vulnerabilities in Video Quality Assessment
+    Models: The Challenge of Adversarial Attacks" (NeurIPS 2023): mean over frames of
+    ``||delta_t||_2 / sqrt(3 H W)``, [0, 1] units.
 
     ``||delta_t||_2 / sqrt(3HW)`` is the RMS of frame ``t``'s perturbation over its pixel-channels,
     so a budget of 1/255 bounds the per-frame RMS (official AttackVQA code).

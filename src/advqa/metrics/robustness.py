@@ -3,11 +3,14 @@
 Inputs are array-likes of shape ``(N,)``, one entry per video, in the model's own score units
 unless said otherwise. Three families:
 
-* paper 000 (Zhang et al., NeurIPS 2023): the boundary targets of Eq. 7
-  (:func:`boundary_targets`) and the R score of Eq. 6 (:func:`r_score`);
-* paper 003 (Liu et al., CVPR 2024, supplement Eq. S5): R with score-range bounds
-  (:func:`r_score_bounds`);
-* paper 004 (Antsiferova et al., AAAI 2024, the MSU benchmark): scores min-max scaled with the
+* Zhang, Ran, Tang, Wang, "Vulnerabilities in Video Quality Assessment Models: The Challenge of
+  Adversarial Attacks", NeurIPS 2023: the boundary targets of Eq. 7 (:func:`boundary_targets`)
+  and the R score of Eq. 6 (:func:`r_score`);
+* Liu, Yang, Li, Ding, Jiang, "Defense Against Adversarial Attacks on No-Reference Image Quality
+  Models with Gradient Norm Regularization", CVPR 2024 (supplement, Eq. S5): R with score-range
+  bounds (:func:`r_score_bounds`);
+* Antsiferova et al., "Comparing the Robustness of Modern No-Reference Image- and Video-Quality
+  Metrics to Adversarial Attacks", AAAI 2024 (the MSU benchmark): scores min-max scaled with the
   clean scores of the evaluated set (:func:`minmax_scale`), then absolute and relative gain,
   robustness score, Wasserstein and energy-distance scores.
 
@@ -45,12 +48,12 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- paper 000
+# --------------------------------------------------------- Zhang et al. (NeurIPS 2023)
 
 
 def boundary_targets(mos: ArrayLike | None, clean_scores: ArrayLike, mos_max: float | None = None,
                      *, higher_is_better: bool = True) -> NDArray[np.float64]:
-    """Per-video attack targets of paper 000 Eq. 7 (the "scaled boundary"), in model units.
+    """Per-video attack targets of Zhang et al. (NeurIPS 2023), Eq. 7 (the "scaled boundary"), in model units.
 
     With ``q = mos / mos_max`` (normalised MOS) and ``q_hat`` the model's clean scores::
 
@@ -98,7 +101,8 @@ def boundary_targets(mos: ArrayLike | None, clean_scores: ArrayLike, mos_max: fl
 
 def r_score(clean: ArrayLike, adv: ArrayLike, target: ArrayLike, *, eps: float = 1e-12,
             reduce: bool = True) -> float | NDArray[np.float64]:
-    """R of paper 000 Eq. 6: mean over videos of ``ln(|clean - target| / (|adv - clean| + eps))``.
+    """R of Zhang et al. (NeurIPS 2023), Eq. 6: mean over videos of
+    ``ln(|clean - target| / (|adv - clean| + eps))``.
 
     ``clean``, ``adv``: the model's scores before and after the attack ``(N,)``; ``target``: the
     boundary each video was pushed to (:func:`boundary_targets`), ``(N,)`` or a scalar. Natural
@@ -118,16 +122,16 @@ def r_score(clean: ArrayLike, adv: ArrayLike, target: ArrayLike, *, eps: float =
     return float(terms.mean()) if reduce else terms
 
 
-# --------------------------------------------------------------------------- paper 003
+# --------------------------------------------------------- Liu et al. (CVPR 2024)
 
 
 def r_score_bounds(clean: ArrayLike, adv: ArrayLike, beta1: float, beta2: float, *,
                    base: float = 10.0, eps: float = 1e-12, reduce: bool = True) -> float | NDArray[np.float64]:
-    """R of paper 003 Eq. S5 (after Zhang et al., NeurIPS 2022), with score-range bounds.
+    """R of Liu et al. (CVPR 2024), Eq. S5 (after Zhang et al., NeurIPS 2022), with score-range bounds.
 
     ``mean_i log( max(beta1 - f(x_i), f(x_i) - beta2) / (|f(x_i) - f(x'_i)| + eps) )`` where
     ``f(x_i)`` = ``clean`` and ``f(x'_i)`` = ``adv`` ``(N,)``; ``beta1``/``beta2`` are the largest
-    and smallest MOS (the score range: paper 003 uses 100 and 0). The numerator is the largest
+    and smallest MOS (the score range: Liu et al. use 100 and 0). The numerator is the largest
     shift the score could still make. The paper writes "log" without a base; the default base
     10 follows the MSU benchmark's implementation of the same formula (``base=np.e`` gives the
     natural log). Higher is more robust. ``eps`` keeps an unmoved video finite.
@@ -142,7 +146,7 @@ def r_score_bounds(clean: ArrayLike, adv: ArrayLike, beta1: float, beta2: float,
     return float(terms.mean()) if reduce else terms
 
 
-# --------------------------------------------------------------------------- paper 004 (MSU)
+# --------------------------------------------------------- Antsiferova et al. (AAAI 2024, MSU)
 
 
 def minmax_scale(x: ArrayLike, ref: ArrayLike) -> NDArray[np.float64]:
@@ -201,7 +205,7 @@ def robustness_score(clean: ArrayLike, adv: ArrayLike, *, scale: bool = True, ep
                      reduce: bool = True) -> float | NDArray[np.float64]:
     """MSU robustness score: ``mean(log10(max(1 - c, c) / (|c - a| + eps)))``, ``eps = 1e-6``.
 
-    Eq. S5 of paper 003 with ``beta1 = 1``, ``beta2 = 0`` on min-max scaled scores ``c``
+    Eq. S5 of Liu et al. (CVPR 2024) with ``beta1 = 1``, ``beta2 = 0`` on min-max scaled scores ``c``
     (clean) and ``a`` (attacked), ``(N,)`` each. Higher is more robust; direction-free.
     ``reduce=False`` gives the ``(N,)`` per-video terms.
     """

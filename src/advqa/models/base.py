@@ -1,4 +1,4 @@
-"""The QualityModel contract and model cards (design.md §2).
+"""The QualityModel contract and model cards.
 
 A :class:`QualityModel` maps a video tensor ``(B, T, 3, H, W)`` (float32, RGB, [0, 1]) to scores
 ``(B,)`` in the model's own scale. All preprocessing happens inside ``forward`` so that the score
@@ -7,6 +7,7 @@ head) derive from :class:`FrameWiseModel` and expose the two halves.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -71,10 +72,13 @@ def check_video(video: Tensor, *, name: str = "video", min_frames: int = 1) -> N
                          "divide uint8 frames by 255 (advqa.io.to_tensor does this)")
     if video.shape[1] < min_frames or video.shape[0] < 1 or video.shape[3] < 1 or video.shape[4] < 1:
         raise InputError(f"{name} is empty or has fewer than {min_frames} frame(s): {tuple(video.shape)}")
-    with torch.no_grad():
-        if not bool(torch.isfinite(video).all()):
-            raise InputError(f"{name} contains NaN or infinite values")
-        lo, hi = float(video.min()), float(video.max())
+    with torch.no_grad():  # frame by frame: no clip-sized temporaries
+        lo, hi = math.inf, -math.inf
+        for t in range(video.shape[1]):
+            frame = video[:, t]
+            if not bool(torch.isfinite(frame).all()):
+                raise InputError(f"{name} contains NaN or infinite values (frame {t})")
+            lo, hi = min(lo, float(frame.min())), max(hi, float(frame.max()))
     if lo < -1e-6 or hi > 1 + 1e-6:
         raise InputError(f"{name} values must lie in [0, 1], got [{lo:.4g}, {hi:.4g}]; "
                          "uint8 frames must be divided by 255")
@@ -88,14 +92,17 @@ class FrameParts:
     cache the other frames' features, and gradients can be computed chunk by chunk. A model (or
     a defence) offers them only when using them gives exactly what ``forward`` computes.
 
-    ``frame_features``: frames ``(N, 3, H, W)`` -> ``(N, D)``; ``temporal_head``: ``(B, T, D)`` ->
-    ``(B,)``; ``video_features``: ``(B, T, 3, H, W)`` -> ``(B, T, D)``, chunked.
+    ``frame_features``: frames ``(N, 3, H, W)`` -> ``(N, D)``; ``temporal_head``: ``(B, T', D)`` ->
+    ``(B,)``; ``video_features``: ``(B, T', 3, H, W)`` -> ``(B, T', D)``, chunked. ``indices`` are
+    the positions of the ``T'`` frames the model scores (``None``: every frame); the other frames
+    do not influence the score.
     """
 
     frame_features: Callable[[Tensor], Tensor]
     temporal_head: Callable[[Tensor], Tensor]
     video_features: Callable[[Tensor], Tensor]
     chunk_size: int
+    indices: Tensor | None = None
 
 
 class QualityModel(nn.Module):
@@ -113,6 +120,10 @@ class QualityModel(nn.Module):
     card: ClassVar[ModelCard]
     #: Whether two calls on the same input can give different scores (random sampling inside).
     stochastic: ClassVar[bool] = False
+    #: The pixel size of one unit of the network's normalised input: ``std`` when ``forward``
+    #: normalises ``[0, 1]`` pixels as ``(x - mean) / std`` (a float, or one per RGB channel);
+    #: ``None`` when unknown. Used to express steps given in the normalised space (NT's ``h``).
+    input_std: ClassVar[float | tuple[float, float, float] | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -219,18 +230,20 @@ class FrameWiseModel(QualityModel):
 
     def score(self, video: Tensor) -> Tensor:
         idx = self.frame_indices(video.shape[1])
-        if len(idx) < video.shape[1]:
-            video = video[:, idx.to(video.device)]
+        if len(idx) < video.shape[1]:  # the sampled frames, a chunk at a time (no copy of the clip)
+            idx = idx.to(video.device)
+            return self.temporal_head(torch.cat([self.video_features(video[:, idx[i:i + self.chunk_size]])
+                                                 for i in range(0, len(idx), self.chunk_size)], dim=1))
         return self.temporal_head(self.video_features(video))
 
     def frame_parts(self, num_frames: int) -> FrameParts | None:
-        """Offered when the model is deterministic, scores every frame, and ``score`` is the
-        base class's (a subclass that changes ``score`` must offer its own parts)."""
-        if self.randomized or len(self.frame_indices(num_frames)) != num_frames:
+        """Offered when the model is deterministic and ``score`` is the base class's (a subclass
+        that changes ``score`` must offer its own parts); ``indices`` are the sampled frames."""
+        if self.randomized or type(self).score is not FrameWiseModel.score:
             return None
-        if type(self).score is not FrameWiseModel.score:
-            return None
-        return FrameParts(self.frame_features, self.temporal_head, self.video_features, self.chunk_size)
+        idx = self.frame_indices(num_frames)
+        return FrameParts(self.frame_features, self.temporal_head, self.video_features, self.chunk_size,
+                          None if len(idx) == num_frames else idx)
 
 
 def check_image(images: Tensor, *, name: str = "images") -> None:

@@ -34,6 +34,7 @@ from torch.utils.checkpoint import checkpoint as _checkpoint
 
 from advqa.errors import InputError
 from advqa.models.base import ModelCard, QualityModel, WeightsSpec, check_video
+from advqa.models.blocks import load_weights
 from advqa.models.convnext3d import ConvNeXt3D, convnext3d_tiny
 from advqa.models.fastvqa import VQAHead
 from advqa.models.fragments import (FragmentSpec, assemble_fragments, fragment_offsets, sampling_rngs,
@@ -207,6 +208,7 @@ class DOVER(QualityModel):
     """
 
     card = DOVER_CARD
+    input_std = (STD_255[0] / 255.0, STD_255[1] / 255.0, STD_255[2] / 255.0)  # both views: (255 x - mean) / std
     stochastic = True
 
     #: The val-l1080p sample types of ``dover.yml``.
@@ -313,10 +315,7 @@ def create_dover(weights: str | Path | None = None, device: str | torch.device =
     other options: see :class:`DOVER`."""
     model = DOVER(**options)
     if pretrained or weights is not None:
-        from advqa.models import weights as W
-
-        path = W.resolve(weights, DOVER_WEIGHTS)
-        W.load_into(model, W.load_state_dict(path), strict=True)
+        load_weights(model, weights, DOVER_WEIGHTS)
     else:
         log.warning("dover built without weights (pretrained=False): scores are meaningless")
     return model.to(device).eval()

