@@ -79,6 +79,9 @@ def test_whitebox_overshoots_what_rounding_undoes(tiny_model, random_video):
     res = WhiteBoxSRB(LINF3)(tiny_model, random_video, target=target)
     assert res.extras["goal_met"] and res.adv_score >= target and res.extras["overshoots"] >= 1
     assert res.iterations <= 30 and res.queries == res.iterations + res.extras["goal_checks"]
+    # one round, counted once however often it pushed on (measured: 2 pushes, 3 checks)
+    assert res.extras["rounds"] == res.extras["stopped_rounds"] == 1
+    assert res.extras["goal_checks"] == res.extras["overshoots"] + 1
 
 
 def test_whitebox_cheap_remaining_frames(tiny_model, random_video):

@@ -429,7 +429,7 @@ class WhiteBoxSRB(Attack):
             check = goal is not None and not done
             milestone = None if goal is None else goal.threshold
             rule = Scheduled(Adam(self.lr), step_factors(self.schedule, steps_max))
-            left, x, pushing = steps_max, x0, False
+            left, x, pushing, stopped = steps_max, x0, False, False
             while left > 0:
                 spent = [0, False, float("nan")]  # gradients taken, milestone passed, score there
 
@@ -446,8 +446,7 @@ class WhiteBoxSRB(Attack):
                 left -= int(spent[0])
                 if not spent[1] and not pushing:
                     break
-                if spent[1]:
-                    stopped_rounds += 1
+                stopped = stopped or bool(spent[1])
                 if self.context != "video":
                     break  # the official context has no whole-video score: the round is done
                 checks += 1
@@ -464,6 +463,7 @@ class WhiteBoxSRB(Attack):
                 pushing = True
                 overshoots += 1
             rounds += 1
+            stopped_rounds += int(stopped)
         ctx.extras.update(rounds=rounds, context=self.context, feature_cache=scorer.uses_feature_cache,
                           early_stop=self.early_stop, stopped_rounds=stopped_rounds, goal_checks=checks,
                           overshoots=overshoots,
