@@ -299,7 +299,7 @@ Remaining = Literal["clean", "cheap"]
 #: Zhang et al.'s settings as their code runs them (each frame scored alone, no early stop).
 OFFICIAL_WHITEBOX: dict[str, Any] = dict(frames_per_round=1, iterations=30, lr=3e-4, schedule="constant",
                                          context="frame", early_stop=False)
-#: advqa's defaults (chosen by measurement: benchmarks/bench_speed.py).
+#: advqa's defaults (chosen by measurement: benchmarks/bench_speed.py --variants).
 DEFAULT_WHITEBOX: dict[str, Any] = dict(frames_per_round=1, iterations=30, lr=3e-4, schedule="constant",
                                         context="video", early_stop=True)
 
