@@ -53,7 +53,8 @@ def main() -> None:
         rows.append(("serial, 1 thread", rep.computed, time.perf_counter() - t0))
         for n in args.workers:
             with RayExecutor(workers=n, num_cpus=n) as ex:
-                ex.actors(n)  # start the workers before timing
+                ex.actors(n)
+                ex.info()  # wait until every worker process is up (torch imported) before timing
                 t0 = time.perf_counter()
                 rep = run_experiment(exp, Path(tmp) / f"ray{n}", executor=ex)
                 rows.append((f"ray, {n} worker(s) x 1 thread", rep.computed, time.perf_counter() - t0))
