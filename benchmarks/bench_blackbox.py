@@ -112,7 +112,8 @@ def main() -> None:
         for context in ("video", "frame"):
             rates, step_rates = [], []
             for batched in (True, False):
-                attack = cls(queries=args.queries, context=context, batched=batched, loss="srb", seed=0)
+                attack = cls(queries=args.queries, context=context, batched=batched, early_stop=False,
+                             loss="srb", seed=0)
                 attack(model, video)  # warm-up (also builds caches)
                 res = attack(model, video)
                 _sync(video)

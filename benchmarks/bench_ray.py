@@ -11,6 +11,7 @@ dataset is built on first use.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -45,18 +46,22 @@ def main() -> None:
     load_dataset("demo", split="test")  # build it before timing
     rows = []
     torch.set_num_threads(1)
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         rep = run_experiment(exp, Path(tmp) / "serial", executor=SerialExecutor())
         rows.append(("serial, 1 thread", rep.computed, time.perf_counter() - t0))
         for n in args.workers:
             with RayExecutor(workers=n, num_cpus=n) as ex:
-                ex.actors(n)  # start the workers before timing
+                ex.actors(n)
+                ex.info()  # wait until every worker process is up (torch imported) before timing
                 t0 = time.perf_counter()
                 rep = run_experiment(exp, Path(tmp) / f"ray{n}", executor=ex)
                 rows.append((f"ray, {n} worker(s) x 1 thread", rep.computed, time.perf_counter() - t0))
     base = rows[1][1] / rows[1][2] if len(rows) > 1 else None
-    print(f"{args.attack} on litevsfa, {args.videos} demo videos x {args.frames} frames (clean scores + attacks)")
+    print(f"{args.attack} on litevsfa, {args.videos} demo videos x {args.frames} frames (clean scores + attacks); "
+          f"{os.cpu_count()} CPUs, load average {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+          "(a shared machine caps the speed-up)")
     print(f"{'executor':32s} {'videos':>6s} {'wall s':>8s} {'videos/min':>10s} {'vs 1 worker':>11s}")
     for name, n, s in rows:
         rate = n / s * 60

@@ -129,7 +129,7 @@ def ratio_rows(name: str, frames: int, height: int, iterations: int, repeats: in
     rows = []
     base1 = fwd_bwd_seconds(model, video[:, :1], repeats)
     for context in ("video", "frame"):
-        attack = WhiteBoxSRB(ThreatModel("l2", 1 / 255), iterations=iterations, context=context)
+        attack = WhiteBoxSRB(ThreatModel("l2", 1 / 255), iterations=iterations, context=context, early_stop=False)
         with LoopTimer() as timer:
             res = attack(model, video, target=1.0)
         step = timer.seconds / timer.steps
@@ -138,7 +138,8 @@ def ratio_rows(name: str, frames: int, height: int, iterations: int, repeats: in
                          note=f"wall all-in (cache, rounding) {res.time_s / res.iterations:.3f} s/it"))
     base_all = fwd_bwd_seconds(model, video, max(1, repeats // 2))
     with LoopTimer() as timer:
-        res = PGD(ThreatModel("linf", 3 / 255), iterations=max(2, iterations // 2))(model, video, target=1.0)
+        res = PGD(ThreatModel("linf", 3 / 255), iterations=max(2, iterations // 2),
+                  early_stop=False)(model, video, target=1.0)
     step = timer.seconds / timer.steps
     rows.append(dict(model=note, attack="pgd (whole clip)", frames=frames, iteration_s=step,
                      fwd_bwd_s=base_all, ratio=step / base_all, note=f"chunked={res.extras['chunked']}"))
@@ -173,7 +174,8 @@ def child_memory(name: str, frames: int, height: int, iterations: int) -> dict:
     video = clip_540p(frames, height)
     fwd_bwd_seconds(model, video[:, :1], 1)  # warm-up: one frame's graph, like an attack step
     before = reset_peak_rss()
-    res = WhiteBoxSRB(ThreatModel("l2", 1 / 255), iterations=iterations, context="video")(model, video, target=1.0)
+    res = WhiteBoxSRB(ThreatModel("l2", 1 / 255), iterations=iterations, context="video",
+                      early_stop=False)(model, video, target=1.0)
     peak = _status_mib("VmHWM")
     return dict(model=note, frames=frames, video_mib=video.numel() * 4 / 2**20, before_mib=before,
                 peak_mib=peak, growth_mib=peak - before, feature_cache=res.extras["feature_cache"],

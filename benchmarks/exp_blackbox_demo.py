@@ -66,13 +66,15 @@ def main() -> None:
 
     threat = lp_ball("linf", 5 / 255)
     h, w = videos[0].shape[-2:]
-    patch = PatchSearch(threat)
+    # Algorithm 2's round structure with batched evaluation, so both attacks spend 1 + 2 * steps per frame
+    same = dict(batched=True, early_stop=False)
+    patch = PatchSearch(threat, frames_per_round=1, passes=1, **same)
     steps = patch.plan(h, w).steps
-    attacks: dict[str, Attack] = {"patch": patch, "simba": SimBA(threat, iterations=steps)}
+    attacks: dict[str, Attack] = {"patch": patch, "simba": SimBA(threat, iterations=steps, **same)}
     if args.official:
-        official = PatchSearch(threat, context="frame", border="official")
+        official = PatchSearch(threat, context="frame", border="official", frames_per_round=1, passes=1, **same)
         attacks["patch-official"] = official
-        attacks["simba-official"] = SimBA(threat, iterations=official.plan(h, w).steps, context="frame")
+        attacks["simba-official"] = SimBA(threat, iterations=official.plan(h, w).steps, context="frame", **same)
 
     print(f"model {args.model}; demo test split: {len(data)} videos, {videos[0].shape[1]} frames of {w}x{h}; "
           f"gamma 5/255; patch plan {patch.plan(h, w)}")

@@ -68,6 +68,22 @@ def test_whitebox_stops_when_the_target_is_reached(tiny_model, random_video):
     assert attacked < 6 and torch.equal(res.adversarial[:, attacked:], random_video[:, attacked:])
 
 
+def test_whitebox_overshoots_what_rounding_undoes(tiny_model, random_video):
+    clean = float(tiny_model(random_video))
+    target = clean + 0.002
+    # each round's unrounded iterate passes the target after a few steps, but 8-bit rounding takes
+    # the score back below it: stopping there, no round ever meets it (measured +0.0017)
+    plain = WhiteBoxSRB(LINF3, overshoot=False)(tiny_model, random_video, target=target)
+    assert not plain.extras["goal_met"] and plain.adv_score < target
+    # pushing on by the gap rounding opened meets it in the first round (measured: 27 steps, +0.0035)
+    res = WhiteBoxSRB(LINF3)(tiny_model, random_video, target=target)
+    assert res.extras["goal_met"] and res.adv_score >= target and res.extras["overshoots"] >= 1
+    assert res.iterations <= 30 and res.queries == res.iterations + res.extras["goal_checks"]
+    # one round, counted once however often it pushed on (measured: 2 pushes, 3 checks)
+    assert res.extras["rounds"] == res.extras["stopped_rounds"] == 1
+    assert res.extras["goal_checks"] == res.extras["overshoots"] + 1
+
+
 def test_whitebox_cheap_remaining_frames(tiny_model, random_video):
     clean = float(tiny_model(random_video))
     res = WhiteBoxSRB(LINF3, remaining="cheap", remaining_iterations=2)(tiny_model, random_video, target=clean + 0.001)
@@ -205,6 +221,7 @@ def test_simba_objective(tiny_model, random_video):
     (WhiteBoxSRB, {"remaining": "noisy"}, "remaining"),
     (WhiteBoxSRB, {"remaining_iterations": 0}, "remaining_iterations"),
     (WhiteBoxSRB, {"early_stop": "yes"}, "early_stop"),
+    (WhiteBoxSRB, {"overshoot": 1}, "overshoot"),
     (WhiteBoxSRB, {"early_stop": False, "stop_gain": 0.1}, "stop_gain"),
     (WhiteBoxSRB, {"stop_gain": 0}, "stop_gain"),
     (WhiteBoxSRB, {"official": 1}, "official"),

@@ -345,7 +345,7 @@ Order = Literal["random", "change"]
 #: Zhang et al.'s settings as their code runs them (Algorithm 2, GZHU-DVL/AttackVQA).
 OFFICIAL_PATCH: dict[str, Any] = dict(frames_per_round=1, context="frame", border="official", objective="queries",
                                       early_stop=False, passes=1, shrink="never", order="random")
-#: advqa's defaults (chosen by measurement: benchmarks/bench_speed.py).
+#: advqa's defaults (chosen by measurement: benchmarks/bench_speed.py --variants).
 DEFAULT_PATCH: dict[str, Any] = dict(frames_per_round=1, context="video", border="cover", objective="queries",
                                      early_stop=True, passes=1, shrink="never", order="random")
 #: a pass whose acceptance rate is below this has stalled (``shrink="stall"``)

@@ -277,13 +277,29 @@ def random_start(clean: Tensor, threat: ThreatModel, generator: torch.Generator)
     return delta.to(clean).add_(clean).clamp_(0.0, 1.0)  # in place: one clip-sized buffer
 
 
+def _passed(goal: Goal, score: float, milestone: float | None) -> bool:
+    """Whether ``score`` has passed ``milestone`` (default: the goal's threshold) in the goal's direction."""
+    if milestone is None or goal.direction == 0:
+        return goal.reached(score)
+    return goal.direction * (score - milestone) >= 0
+
+
+def _push_loss(direction: int, span: float) -> Callable[[Tensor], Tensor]:
+    """``-direction * f / span``: moves the score in ``direction`` without a boundary to hold it at."""
+
+    def push(scores: Tensor) -> Tensor:
+        return -direction * scores / span
+
+    return push
+
+
 # --------------------------------------------------------------------------- attacks
 Remaining = Literal["clean", "cheap"]
 
 #: Zhang et al.'s settings as their code runs them (each frame scored alone, no early stop).
 OFFICIAL_WHITEBOX: dict[str, Any] = dict(frames_per_round=1, iterations=30, lr=3e-4, schedule="constant",
                                          context="frame", early_stop=False)
-#: advqa's defaults (chosen by measurement: benchmarks/bench_speed.py).
+#: advqa's defaults (chosen by measurement: benchmarks/bench_speed.py --variants).
 DEFAULT_WHITEBOX: dict[str, Any] = dict(frames_per_round=1, iterations=30, lr=3e-4, schedule="constant",
                                         context="video", early_stop=True)
 
@@ -307,8 +323,12 @@ class WhiteBoxSRB(Attack):
     boundary; :func:`advqa.attacks.losses.make_goal`). With ``context="video"`` the rounded
     video is then scored once more (one query) and, when it meets the goal, the attack stops:
     the remaining frames stay clean (``remaining="clean"``) or get ``remaining_iterations``
-    steps each without the goal check (``remaining="cheap"``). With ``context="frame"`` each
-    round's goal is its own clip's score and every frame gets a round.
+    steps each without the goal check (``remaining="cheap"``). When 8-bit rounding has undone
+    part of the effect (the check fails), the round spends the steps it has left pushing the
+    score past the goal (the loss's direction only) until the unrounded score has passed it by
+    the gap rounding opened, then checks again (``overshoot=True``); with ``overshoot=False`` it
+    ends there and the next round carries on. With
+    ``context="frame"`` each round's goal is its own clip's score and every frame gets a round.
 
     ``official=True`` selects Zhang et al.'s settings as their code runs them (T=1, K=30,
     lr=3e-4, constant step, ``context="frame"``, no early stop); options given explicitly
@@ -328,7 +348,7 @@ class WhiteBoxSRB(Attack):
                  schedule: Schedule | None = None, context: Context | None = None,
                  early_stop: bool | None = None, stop_gain: float | None = None,
                  remaining: Remaining = "clean", remaining_iterations: int | None = None,
-                 init_noise: bool = True, eot: int = 1, official: bool = False,
+                 overshoot: bool = True, init_noise: bool = True, eot: int = 1, official: bool = False,
                  seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, seed=seed)
         if not isinstance(official, bool):
@@ -372,6 +392,9 @@ class WhiteBoxSRB(Attack):
         self.remaining: str = remaining
         self.remaining_iterations = remaining_iterations if remaining_iterations is not None \
             else max(1, iterations // 10)
+        if not isinstance(overshoot, bool):
+            raise InputError(f"overshoot must be True or False, got {overshoot!r}")
+        self.overshoot = overshoot
         self.init_noise = bool(init_noise)
         self.eot = eot
         self.official = official
@@ -381,7 +404,7 @@ class WhiteBoxSRB(Attack):
         goal = self._goal(model, ctx)
         monitor = ScoreMonitor(ctx.loss)
         n_frames, k = video.shape[1], self.frames_per_round
-        rounds = stopped_rounds = checks = 0
+        rounds = stopped_rounds = checks = overshoots = 0
         goal_met_at: int | None = None  # the frame where the whole video met the goal
         for start in range(0, n_frames, k):
             done = goal_met_at is not None
@@ -398,32 +421,55 @@ class WhiteBoxSRB(Attack):
                 noise = torch.randint(-1, 2, clean.shape, generator=ctx.generator).to(clean) / 255.0
                 x0 = (clean + threat.project(noise)).clamp(0.0, 1.0)
 
+            objective_loss = [ctx.loss]  # the paper's loss; replaced by a push past the goal on overshoot
+
             def objective(frames: Tensor, start: int = start) -> Tensor:
-                return monitor.loss(scorer.score(frames, start))
-
-            spent = [0, False]  # gradients taken, goal met
-
-            def on_step(i: int, check: bool = goal is not None and not done) -> bool:
-                score = monitor.take()
-                spent[0] = i + 1
-                if check and score is not None and goal.reached(score):  # type: ignore[union-attr]
-                    spent[1] = True
-                return bool(spent[1])
+                scores = scorer.score(frames, start)
+                monitor.loss(scores)
+                return objective_loss[0](scores)
 
             grad_fn = expectation(autograd_gradient(objective), self.eot)
+            check = goal is not None and not done
+            milestone = None if goal is None else goal.threshold
             rule = Scheduled(Adam(self.lr), step_factors(self.schedule, steps_max))
-            x = descend(grad_fn, clean, x0, rule=rule, threat=threat, iterations=steps_max, on_step=on_step)
-            scorer.commit(threat.enforce(clean, x), start)
-            ctx.iterations += int(spent[0])
+            left, x, pushing, stopped = steps_max, x0, False, False
+            while left > 0:
+                spent = [0, False, float("nan")]  # gradients taken, milestone passed, score there
+
+                def on_step(i: int, spent: list = spent, milestone: float | None = milestone) -> bool:
+                    score = monitor.take()
+                    spent[0] = i + 1
+                    if check and score is not None and _passed(goal, score, milestone):  # type: ignore[arg-type]
+                        spent[1], spent[2] = True, score
+                    return bool(spent[1])
+
+                x = descend(grad_fn, clean, x, rule=rule, threat=threat, iterations=left, on_step=on_step)
+                scorer.commit(threat.enforce(clean, x), start)
+                ctx.iterations += int(spent[0])
+                left -= int(spent[0])
+                if not spent[1] and not pushing:
+                    break
+                stopped = stopped or bool(spent[1])
+                if self.context != "video":
+                    break  # the official context has no whole-video score: the round is done
+                checks += 1
+                rounded_score = scorer.current_score()
+                if goal.reached(rounded_score):  # type: ignore[union-attr]
+                    goal_met_at = start + clean.shape[1]
+                    break
+                if not (self.overshoot and goal.direction and spent[1] and left > 0):  # type: ignore[union-attr]
+                    break
+                # 8-bit rounding undid part of the effect: keep pushing the unrounded frames past the
+                # goal by the gap rounding opened (the SRB loss would hold them at the boundary)
+                milestone = float(milestone) - (rounded_score - spent[2])  # type: ignore[arg-type]
+                objective_loss[0] = _push_loss(goal.direction, model.card.score_span)  # type: ignore[union-attr]
+                pushing = True
+                overshoots += 1
             rounds += 1
-            if spent[1]:
-                stopped_rounds += 1
-                if self.context == "video":
-                    checks += 1
-                    if goal.reached(scorer.current_score()):  # type: ignore[union-attr]
-                        goal_met_at = start + clean.shape[1]
+            stopped_rounds += int(stopped)
         ctx.extras.update(rounds=rounds, context=self.context, feature_cache=scorer.uses_feature_cache,
                           early_stop=self.early_stop, stopped_rounds=stopped_rounds, goal_checks=checks,
+                          overshoots=overshoots,
                           goal_met=goal_met_at is not None,
                           frames_attacked=min(n_frames, rounds * k),
                           goal=float("nan") if goal is None else goal.threshold)
