@@ -19,6 +19,8 @@ DEFENSES: Registry[type[Defense]] = Registry("defense", skip=("model",))
 for _name, _target in (
     ("grid", "advqa.defenses.grid:GridSampling"),
     ("guardian", "advqa.defenses.guardian:GuardianMap"),
+    ("temporal", "advqa.defenses.temporal:TemporalFusion"),
+    ("secure", "advqa.defenses.temporal:SecurePrinciples"),
 ):
     DEFENSES.add(_name, _target)
 
