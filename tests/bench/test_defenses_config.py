@@ -43,4 +43,4 @@ def test_defenses_yaml_parses_and_plans_every_defence_with_three_attackers(tmp_p
     for j in jobs:
         cfg = j.config["attack"]
         assert cfg["frames_per_round"] == 8 and cfg["eot"] == (j.eot or 1)
-        assert cfg["iterations"] == (8 if j.attack.name == "patch" else 4)
+        assert cfg["iterations"] == (4 if j.attack.name == "patch" else 2)

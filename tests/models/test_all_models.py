@@ -20,6 +20,8 @@ def _build(name: str) -> torch.nn.Module:
         return MDTVSFA().eval()
     if name == "litevsfa":
         return create("litevsfa")
+    if name == "litevsfa-secure":
+        return create("litevsfa-secure")
     if name in ("fastvqa", "fastervqa"):
         return create(name, pretrained=False, num_clips=1)
     if name == "dover":

@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 __all__ = ["FusionHead", "SECURE_WEIGHTS", "SecurePrinciples", "TemporalBranch", "TemporalFusion"]
 
 #: The ``secure`` defence's trained fusion head for ``litevsfa`` (src/advqa/resources/litevsfa_secure.pt).
-SECURE_SHA256 = "0" * 64
+SECURE_SHA256 = "227d8c7d6af463386abeb3179d0c2660030e2d9a6af4873e28b0e7051c338324"
 SECURE_WEIGHTS = WeightsSpec(
     url="package:advqa/resources/litevsfa_secure.pt",
     sha256=SECURE_SHA256,
@@ -249,6 +249,8 @@ class TemporalFusion(Defense):
     summary: ClassVar[str] = ("SecureVQA (Zhang et al.) inter-frame principle: a frozen temporal-difference branch "
                               "on consecutive resized frames fused with the model's frame features, trained head "
                               "(model-changing; needs weights)")
+    #: deterministic with its defaults; an instance with a guardian map (or randomised ``intra``
+    #: defences) is randomised
     randomized_transform: ClassVar[bool] = False
 
     def __init__(self, model: QualityModel, *, weights: str | Path | Mapping[str, Tensor] | None = None,
@@ -321,7 +323,9 @@ class TemporalFusion(Defense):
         """The inner card renamed ``inner+temporal``, with the fusion head's score range."""
         lo, hi = (float(v) for v in self.fusion.score_range)
         base = super().card
-        return replace(base, score_range=(lo, hi),
+        head = () if self.weights_source == "the given state dict" else (
+            WeightsSpec(url=self.weights_source, notes=f"fusion head of the {self.name!r} defence"),)
+        return replace(base, score_range=(lo, hi), weights=head + base.weights,
                        notes=base.notes + f"; model-changing: trained fusion head from {self.weights_source}")
 
     # -- the model -----------------------------------------------------------------------------
@@ -387,6 +391,8 @@ class SecurePrinciples(TemporalFusion):
     name: ClassVar[str] = "secure"
     summary: ClassVar[str] = ("SecureVQA (Zhang et al.) principles combined: grid sampling -> guardian map on the "
                               "frame branch, guardian-mapped temporal branch, fused trained head (model-changing)")
+    #: randomised with its defaults (grid positions, two guardian maps); see TemporalFusion.__init__
+    randomized_transform: ClassVar[bool] = True
 
     def __init__(self, model: QualityModel, *, weights: str | Path | Mapping[str, Tensor] | None = None,
                  intra: Any = ("grid", "guardian"), guardian: float = 1 / 255, size: int = 112,

@@ -12,7 +12,17 @@ features). Everything is seeded.
 
 Settings are chosen by grouped cross-validation over the *train* sources only
 (:func:`cross_validate`: folds by source, so no content is on both sides); the demo test split
-is used once, to report the shipped head's held-out accuracy.
+is used once, to report the shipped head's held-out accuracy. Training features are computed on
+the first 12 frames of each training video (``--train-frames``; the head is length-agnostic) to
+keep the extraction in CPU minutes; test videos are scored whole (24 frames).
+
+The shipped head (``litevsfa-secure``): 4-fold grouped CV over the 23 train sources, 200 epochs
+(:data:`CV_SETTINGS`): with the temporal branch fold-mean SRCC 0.737 / PLCC 0.777 (worst fold
+0.599); **without** it (grid + guardian frame features alone) 0.494 / 0.532 — the whole-frame
+branch carries most of what the 224 x 224 mosaic loses; a 64-d projection of the branch 0.685;
+60 epochs 0.742 / 0.788 and a 64-d reduction 0.696 (within the fold s.d. of about 0.12 of the
+default, which was kept). Held-out demo test split (70 videos, 5 sources, 3 draws): SRCC 0.702,
+PLCC 0.787, RMSE 0.72 (litevsfa: 0.887 / 0.916); train split 0.99 / 1.00.
 
 Retraining the shipped ``litevsfa-secure`` head (src/advqa/resources/litevsfa_secure.pt)::
 
@@ -171,7 +181,7 @@ def fit_reduction(features: Features, reduced: int, *, frame_step: int = 4) -> t
     return mean.float(), (basis * sign).float().contiguous()
 
 
-def train_fusion(features: Features, mos: Sequence[float], *, epochs: int = 300, lr: float = 1e-3,
+def train_fusion(features: Features, mos: Sequence[float], *, epochs: int = 200, lr: float = 1e-3,
                  weight_decay: float = 1e-4, batch_size: int = 16, projection: int = 0, reduced: int = 256,
                  use_branch: bool = True, label_scale: float = 5.0, score_range: tuple[float, float] = (1.0, 5.0),
                  seed: int = 0) -> FusionResult:
@@ -230,7 +240,7 @@ def train_fusion(features: Features, mos: Sequence[float], *, epochs: int = 300,
     return FusionResult(sd, metrics, history)
 
 
-def cross_validate(samples: Sequence[Any], features: Features, *, folds: int = 5, repeats: int = 1,
+def cross_validate(samples: Sequence[Any], features: Features, *, folds: int = 4, repeats: int = 1,
                    **settings: Any) -> dict[str, float]:
     """Grouped k-fold over the sources (``sample.meta["source"]``) of the training samples:
     the fold-mean SRCC / PLCC (one random draw per video) and the worst fold's SRCC."""
@@ -257,11 +267,13 @@ def cross_validate(samples: Sequence[Any], features: Features, *, folds: int = 5
             "srcc_sd": float(np.std(fold_srcc)), "plcc": float(np.mean(fold_plcc))}
 
 
-#: The settings compared by ``--cv`` (the first is the default if none wins).
+#: The settings compared by ``--cv`` (the first is the default unless another wins beyond the noise).
 CV_SETTINGS: tuple[dict[str, Any], ...] = (
     {"projection": 0, "use_branch": True},
     {"projection": 0, "use_branch": False},
     {"projection": 64, "use_branch": True},
+    {"projection": 0, "use_branch": True, "epochs": 60},
+    {"projection": 0, "use_branch": True, "reduced": 64},
 )
 
 
@@ -300,7 +312,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="first frames of each training video the features are computed on (CPU time)")
     p.add_argument("--shard", default=None, help="i/n: only extract the features of every n-th video from the i-th (into --cache)")
     p.add_argument("--test-draws", type=int, default=3, help="random draws per test video for the report")
-    p.add_argument("--epochs", type=int, default=300)
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--folds", type=int, default=4, help="grouped CV folds (by source) for --cv")
     p.add_argument("--projection", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", type=Path, default=None, help="feature cache file (.pt), reused when present")
@@ -336,13 +349,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = []
         for s in CV_SETTINGS:
             t0 = time.perf_counter()
-            cv = cross_validate(list(train), tr, epochs=args.epochs, seed=args.seed, **s)
+            cv = cross_validate(list(train), tr, folds=args.folds, seed=args.seed, **{"epochs": args.epochs, **s})
             results.append((cv["srcc"], s))
             log.info("CV %s: %s (%.0f s)", json.dumps(s), json.dumps({k: round(v, 4) for k, v in cv.items()}),
                      time.perf_counter() - t0)
-        best = max((r for r in results if r[1]["use_branch"]), key=lambda r: r[0])[1]
-        settings = dict(best)
-        log.info("chosen: %s", json.dumps(settings))
+        log.info("best by fold-mean SRCC: %s (the shipped head uses the first setting; fold SRCC s.d. ~0.12)",
+                 json.dumps(max(results, key=lambda r: r[0])[1]))
     res = train_fusion(tr, [float(s.mos) for s in train], epochs=args.epochs, seed=args.seed, **settings)
     head = FusionHead.from_state_dict(res.state_dict)
     head.load_state_dict(res.state_dict)
