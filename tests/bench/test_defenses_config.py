@@ -35,12 +35,13 @@ def test_defenses_yaml_parses_and_plans_every_defence_with_three_attackers(tmp_p
         modes.setdefault((j.key[1], j.attack.display()), set()).add((j.attacker, j.eot))
     three = {("naive", None), ("non-adaptive", 1), ("adaptive", 4)}
     expected = {("", a): {("", None)} for a in ("patch-linf", "whitebox-l2")}
-    expected.update({(d, a): three for d in ("guardian", "grid", "grid+guardian", "secure")
-                     for a in ("patch-linf", "whitebox-l2")})
+    for d in ("guardian", "grid", "grid+guardian", "secure"):
+        expected[(d, "whitebox-l2")] = three
+        expected[(d, "patch-linf")] = {("non-adaptive", 1)}  # the black-box attack: CPU-scaled
     assert modes == expected
-    assert len(jobs) == len({j.key for j in jobs}) == 20 * 2 * (1 + 4 * 3)
+    assert len(jobs) == len({j.key for j in jobs}) == 20 * ((1 + 4 * 3) + (1 + 4))
     # the attacks carry the reduced iterations stated in the file, and EOT only where planned
     for j in jobs:
         cfg = j.config["attack"]
         assert cfg["frames_per_round"] == 8 and cfg["eot"] == (j.eot or 1)
-        assert cfg["iterations"] == (4 if j.attack.name == "patch" else 2)
+        assert cfg["iterations"] == (12 if j.attack.name == "patch" else 2)
