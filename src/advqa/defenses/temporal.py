@@ -6,7 +6,7 @@ A **model-changing defence**: unlike ``grid`` and ``guardian``, which only trans
 an unchanged model, :class:`TemporalFusion` adds a second branch and replaces the inner model's
 head, so it needs trained weights (a file from :mod:`advqa.training.secure`). Its score is
 
-    ``score = label_scale * head([F_intra ; z])``,  ``z = ReLU(W E_inter + b)`` (or ``z = E_inter``)
+    ``score = label_scale * head([P (F_intra - mu) ; z])``,  ``z = E_inter`` (or ``ReLU(W E_inter + b)``)
 
 * ``F_intra (B, T', D)``: the inner model's own frame features (``frame_features`` of the frames its
   ``frame_indices`` pick), computed on the video as transformed by the ``intra`` defences (SecureVQA:
@@ -14,7 +14,9 @@ head, so it needs trained weights (a file from :mod:`advqa.training.secure`). It
 * ``E_inter (B, T', 4C)``: the temporal branch (:class:`TemporalBranch`) on the *whole* frames,
   resized to ``size x size`` (Eq. 8) with a guardian map of its own (``guardian``, Eq. 9);
 * fusion by concatenation and a VSFA head (FC, GRU, per-frame score, subjectively-inspired pooling;
-  Li, Jiang, Jiang, ACM MM 2019) trained on the fused features. The paper's fusion (Eq. 12-14, two
+  Li, Jiang, Jiang, ACM MM 2019) trained on the fused features; the frame features first go
+  through a fixed projection ``P`` onto their leading principal components over the training
+  videos (256 of litevsfa's 2560), which makes the head cheap to train on a CPU. The paper's fusion (Eq. 12-14, two
   cross residual bottlenecks) is replaced by concatenation, the baseline of its own Table VIII
   (within 0.005 SRCC of the fusion there): at the sizes of the inner features (2560 for litevsfa)
   the bottlenecks would add tens of millions of parameters, too many to fit on a few hundred
