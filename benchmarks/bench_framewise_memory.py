@@ -1,4 +1,4 @@
-"""Peak memory of frame-wise models against video length (design.md §2, issue 4).
+"""Peak memory of frame-wise models against video length (flat in the length beyond the clip itself).
 
 Each (model, length) runs in a fresh subprocess that scores one random 540p video (960 x 540,
 weights left random: memory does not depend on their values, and nothing is downloaded) and

@@ -1,9 +1,9 @@
-"""Speed and memory of the white-box attacks (issue 5) on a 540p clip made from real footage.
+"""Speed and memory of the white-box attacks on a 540p clip made from real footage.
 
 Prints two tables:
 
 1. time per attack iteration divided by one forward+backward of the model on the same frames
-   (target <= 1.3): paper 000's attack (``WhiteBoxSRB``, T=1, context "video" and "frame") against
+   (target <= 1.3): Zhang et al.'s (NeurIPS 2023) attack (``WhiteBoxSRB``, T=1, context "video" and "frame") against
    a forward+backward of a 1-frame video, and PGD against a forward+backward of the whole clip;
 2. peak memory (RSS, one fresh process per length) of ``WhiteBoxSRB`` with ``context="video"``
    against the video's length (target: flat in T for frame-wise models, apart from the few

@@ -1,6 +1,6 @@
-"""Issue 6's "done" experiment: paper 000's patch search vs SimBA on the demo test split.
+"""The black-box experiment: the patch search of Zhang, Ran, Tang, Wang (NeurIPS 2023) vs SimBA on the demo test split.
 
-Protocol (paper 000 §4, Table 3-4, scaled to a CPU), the runner's (:mod:`advqa.bench.protocol`):
+Protocol (Zhang et al. §4, Table 3-4, scaled to a CPU), the runner's (:mod:`advqa.bench.protocol`):
 the default model scores every test video (first ``--max-frames`` frames); the SRB boundary
 targets come from Eq. 7 over the attacked set (``mos_max`` = the largest MOS of the whole demo
 set, every split); each video is attacked by
@@ -12,7 +12,7 @@ set, every split); each video is attacked by
   ``iterations`` equals the patch search's steps per round, so with batched evaluation both use
   exactly ``1 + 2 * steps`` queries per frame.
 
-It prints SRCC / PLCC against the MOS before and after, paper 000's R (Eq. 6), the queries per
+It prints SRCC / PLCC against the MOS before and after, Zhang et al.'s R (Eq. 6), the queries per
 frame and the mean Linf / pixel-level L2 of the perturbations.
 
     python benchmarks/exp_blackbox_demo.py                    # all test videos, 8 frames each

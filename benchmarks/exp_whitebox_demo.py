@@ -1,6 +1,6 @@
-"""Issue 5's "done" experiment: paper 000's white-box SRB attack on the demo test split.
+"""The white-box experiment: the SRB attack of Zhang, Ran, Tang, Wang (NeurIPS 2023) on the demo test split.
 
-For the default model (``litevsfa``) and the demo set's test split: clean scores, paper 000's
+For the default model (``litevsfa``) and the demo set's test split: clean scores, Zhang et al.'s
 boundary targets (Eq. 7, statistics over the attacked set, ``mos_max`` = the largest MOS of the
 whole demo set, every split: the runner's protocol, :mod:`advqa.bench.protocol`),
 then ``WhiteBoxSRB`` (T = 1, K = 30, Adam lr 3e-4) for every requested budget and context;

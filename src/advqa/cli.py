@@ -218,6 +218,15 @@ def _cost_table(costs: list[dict]) -> None:
     Console(width=220).print(table)
 
 
+def _defended(model, names: tuple[str, ...], pairs: tuple[str, ...]):  # noqa: ANN001, ANN202
+    """``model`` wrapped in the ``--defense`` chain (itself when none is given)."""
+    if not names and not pairs:
+        return model
+    from advqa.defenses import create as create_defense
+
+    return create_defense([dict(e) for e in _defense_spec(names, pairs)], model)
+
+
 def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict, ...]:
     """``--defense`` names (a chain, in the order given) with ``-D KEY=VALUE`` options: plain keys
     for a single defence, ``NAME.KEY=VALUE`` to address one defence of a chain."""
@@ -273,12 +282,17 @@ def _defense_spec(names: tuple[str, ...], pairs: tuple[str, ...]) -> tuple[dict,
               help="How attacks treat a defence (repeatable; default: all three for a randomised defence, "
                    "naive and adaptive for a deterministic one).")
 @click.option("--eot", type=click.IntRange(min=1), help="EOT samples of the adaptive attacker (default 8).")
+@click.option("--executor", "executor_name", type=click.Choice(["serial", "ray"]),
+              help="Where jobs run: in this process (serial, default) or on Ray (pip install 'advqa[ray]').")
+@click.option("--address", help="Ray cluster address (e.g. auto, or host:6379); default: $RAY_ADDRESS, else a local Ray.")
+@click.option("--workers", type=click.IntRange(min=1), help="Ray worker processes (default: one per CPU).")
 def run(config_path: str | None, model_names: tuple[str, ...], weights: str | None, attack_names: tuple[str, ...],
         norm: str | None, eps: str | None, dataset: str | None, root: str | None, split: str | None,
         allow_missing: bool, videos: int | None, max_frames: int | None, out_dir: str, device: str | None, seed: int | None,
         save_adversarial: bool | None, no_report: bool, quiet: bool, attack_params: tuple[str, ...],
         model_options: tuple[str, ...], defense_names: tuple[str, ...], defense_options: tuple[str, ...],
-        attackers: tuple[str, ...], eot: int | None) -> None:
+        attackers: tuple[str, ...], eot: int | None, executor_name: str | None, address: str | None,
+        workers: int | None) -> None:
     """Robustness evaluation: attack models on a dataset, store rows in SQLite, print the table, write the report.
 
     With no options it runs the shipped demo experiment (advqa/resources/demo.yaml): the default
@@ -325,6 +339,16 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
         changes["seed"] = seed
     if save_adversarial is not None:
         changes["save_adversarial"] = save_adversarial
+    if executor_name or address or workers:
+        from advqa.bench.config import parse_executor
+
+        spec = dict(exp.executor) if not executor_name or executor_name == exp.executor.get("name") \
+            else {"name": executor_name}
+        if address or workers:
+            if spec["name"] != "ray":
+                raise click.UsageError("--address and --workers need --executor ray")
+            spec.update({k: v for k, v in (("address", address), ("workers", workers)) if v})
+        changes["executor"] = parse_executor(spec, "--executor")
     exp = dataclasses.replace(exp, **changes)
 
     result = run_experiment(exp, out_dir, progress=_Bars(not quiet))
@@ -355,18 +379,23 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
+@click.option("--defense", "defense_names", multiple=True, metavar="NAME",
+              help="Defend the model with this defence; repeat for a chain (applied in the order given).")
+@click.option("-D", "--defense-option", "defense_options", multiple=True, metavar="KEY=VALUE",
+              help="Defence option, e.g. -D quality=50; NAME.KEY=VALUE for one defence of a chain.")
 def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, device: str,
-          max_frames: int | None, seed: int, as_json: bool, model_options: tuple[str, ...]) -> None:
+          max_frames: int | None, seed: int, as_json: bool, model_options: tuple[str, ...],
+          defense_names: tuple[str, ...] = (), defense_options: tuple[str, ...] = ()) -> None:
     """Score video files with a quality model (any size and length)."""
     import torch
 
     from advqa.bench.runner import load_clip
     from advqa.models import DEFAULT_MODEL, create
 
-    name = model_name or DEFAULT_MODEL
-    model = create(name, weights=weights, device=device, **_options(model_options))
-    if getattr(model, "stochastic", False):
-        model.seed(seed)
+    model = _defended(create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options)),
+                      defense_names, defense_options)
+    name = model.card.name
+    model.seed(seed)
     failures = 0
     for path in videos:
         try:
@@ -403,9 +432,14 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
               help="Attack parameter, e.g. -P iterations=10 -P context=frame -P frames_per_round=2 -P queries=500.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
               help="Model option, e.g. -O backbone_weights=resnet50.pth, -O output=K (mdtvsfa), -O num_clips=1.")
+@click.option("--defense", "defense_names", multiple=True, metavar="NAME",
+              help="Defend the model with this defence; repeat for a chain (applied in the order given).")
+@click.option("-D", "--defense-option", "defense_options", multiple=True, metavar="KEY=VALUE",
+              help="Defence option, e.g. -D quality=50; NAME.KEY=VALUE for one defence of a chain.")
 def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss: str | None, model_name: str | None,
            weights: str | None, mos: float | None, target: float | None, max_frames: int | None, device: str,
-           seed: int, output: str | None, attack_params: tuple[str, ...], model_options: tuple[str, ...]) -> None:
+           seed: int, output: str | None, attack_params: tuple[str, ...], model_options: tuple[str, ...],
+           defense_names: tuple[str, ...] = (), defense_options: tuple[str, ...] = ()) -> None:
     """Attack one video file and print the score before and after."""
     import torch
 
@@ -417,9 +451,9 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
     if loss:
         params["loss"] = loss
     atk = create_attack(attack_name, norm=norm, eps=_eps(eps), seed=seed, **params)
-    model = create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options))
-    if getattr(model, "stochastic", False):
-        model.seed(seed)
+    model = _defended(create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options)),
+                      defense_names, defense_options)
+    model.seed(seed)
     clip = load_clip(video, max_frames).to(device)
     res = atk(model, clip, mos=mos, target=target, generator=torch.Generator().manual_seed(seed))
     click.echo(f"{video}: {res.clean_score:.4f} -> {res.adv_score:.4f} ({atk.name}, {res.threat.norm} "
@@ -433,6 +467,84 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
 
 
 @cli.command()
+@click.argument("video", type=click.Path(dir_okay=False))
+@click.option("--model", "model_name", default=None, help="Base model name (default: litevsfa).")
+@click.option("--weights", help="Weights file or URL.")
+@click.option("--sigma", type=float, default=0.12, show_default=True,
+              help="Noise standard deviation, [0,1] pixel units.")
+@click.option("--radius", type=float, required=True,
+              help="Certified radius: L2 norm over all pixel-channels of the (decoded) video, [0,1] units.")
+@click.option("--samples", type=int, default=1000, show_default=True, help="Noise draws n.")
+@click.option("--alpha", type=float, default=0.001, show_default=True,
+              help="Failure probability per side; the interval holds with probability >= 1 - 2 alpha.")
+@click.option("--batch", type=int, default=16, show_default=True, help="Noise draws per model call.")
+@click.option("--bound", type=click.Choice(["median", "mean"]), default="median", show_default=True,
+              help="median: Chiang et al. 2020; mean: bounded-score mean smoothing (Hoeffding).")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Certify only the first N frames.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise (and a stochastic model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the certificate as JSON.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
+              help="Model option, e.g. -O backbone_weights=resnet50.pth.")
+def certify(video: str, model_name: str | None, weights: str | None, sigma: float, radius: float, samples: int,
+            alpha: float, batch: int, bound: str, max_frames: int | None, device: str, seed: int, as_json: bool,
+            quiet: bool, model_options: tuple[str, ...]) -> None:
+    """Certified bounds on a video's smoothed score under every L2 perturbation of norm <= RADIUS.
+
+    The smoothed score is the median (or mean) of the model's score under Gaussian noise of
+    standard deviation SIGMA; the interval holds for every perturbation whose L2 norm over all
+    pixel-channels of the decoded frames is at most RADIUS, with probability >= 1 - 2 ALPHA over
+    the noise. Certifiable radii are small: an RMS of 1/255 on one 224x224 frame is an L2 of 1.52.
+    Cost: SAMPLES model calls on the whole clip (batched by BATCH); --max-frames keeps it short.
+    """
+    import torch
+
+    from advqa.bench.runner import load_clip
+    from advqa.defenses.smoothing import certify as certify_median
+    from advqa.defenses.smoothing import certify_mean, check_smoothing_args
+    from advqa.models import DEFAULT_MODEL, create
+
+    check_smoothing_args(sigma, radius, samples, alpha, batch)
+    clip = load_clip(video, max_frames)
+    name = model_name or DEFAULT_MODEL
+    model = create(name, weights=weights, device=device, **_options(model_options))
+    if model.randomized:
+        model.seed(seed)
+    clip = clip.to(device)
+    bar = None
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=samples, desc="noise samples", unit="sample", leave=False, file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    fn = certify_median if bound == "median" else certify_mean
+    try:
+        cert = fn(model, clip, sigma=sigma, radius=radius, samples=samples, alpha=alpha, batch=batch,
+                  generator=torch.Generator().manual_seed(seed), progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if as_json:
+        click.echo(json.dumps({"video": video, "model": name, "frames": int(clip.shape[1]), **cert.to_dict()}))
+        return
+
+    def side(value: float | None) -> str:
+        return "abstain" if value is None else f"{value:.4f}"
+
+    t, _, h, w = clip.shape[1:]
+    click.echo(f"{video}: {bound}-smoothed {name} score {cert.score:.4f} (sigma={sigma:g}, n={samples})")
+    click.echo(f"certified for ||delta||_2 <= {radius:g} over {t}x3x{h}x{w} pixel-channels "
+               f"(per-frame RMS {cert.rms_255:.4g}/255 if spread equally): "
+               f"[{side(cert.lower)}, {side(cert.upper)}] with probability >= {cert.confidence:g}")
+
+
+@cli.command()
 @click.argument("videos", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def probe(videos: tuple[str, ...]) -> None:
     """Print a video file's frames, size, fps, codec and duration without decoding it all."""
@@ -440,27 +552,112 @@ def probe(videos: tuple[str, ...]) -> None:
 
     for path in videos:
         info = probe_video(path)
+        notes = ["frame count from the MP4 sample table" if info.frames_source == "header"
+                 else "frames counted by demuxing"]
+        if info.header_frames and info.header_frames != info.frames:
+            notes.append(f"the header declares {info.header_frames}")
+        if info.nominal_fps and abs(info.fps - info.nominal_fps) > 1e-3 * info.nominal_fps:
+            notes.append(f"nominal {info.nominal_fps:.3f} fps; timestamps have gaps (variable frame rate "
+                         "or dropped frames)")
         click.echo(f"{path}: {info.frames} frames, {info.width}x{info.height}, {info.fps:.3f} fps, "
-                   f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt}")
+                   f"{info.codec}, {info.duration_s:.2f} s, {info.pix_fmt} ({'; '.join(notes)})")
 
 
 @cli.command()
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
-              help="Where to save the trained litevsfa head (.pt).")
-@click.option("--epochs", type=click.IntRange(min=1), default=300, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+              help="Where to save the trained weights (.pt): the litevsfa head, or the trained parameters.")
+@click.option("--model", "model_name", help="Fine-tune this registered model (video or image) instead of "
+              "retraining litevsfa's head on cached features.")
+@click.option("--weights", help="Starting weights of --model (default: its own).")
+@click.option("--trainable", multiple=True, metavar="PREFIX",
+              help="Parameter-name prefix to train (repeat, or comma-separate), e.g. head.,backbone._blocks.15. "
+                   "[default: head.]")
+@click.option("--nt-lambda", type=float, help="Weight of the NT gradient-norm regulariser (Liu et al., CVPR 2024); "
+              "0 trains with L1 alone. [default: 0]")
+@click.option("--nt-h", type=float, help="NT finite-difference step. [default: 0.01]")
+@click.option("--h-space", type=click.Choice(["normalized", "pixels"]),
+              help="Space of --nt-h: the model's normalised input (the official code's) or [0, 1] pixels. "
+                   "[default: normalized]")
+@click.option("--dataset", "dataset_name", help="Labelled dataset to train on. [default: demo]")
+@click.option("--split", help="Its split. [default: train]")
+@click.option("--root", type=click.Path(file_okay=False), help="Folder of a real dataset.")
+@click.option("--eval-split", help="Also report correlations on this split of the dataset (e.g. test).")
+@click.option("--frames", type=click.IntRange(min=1), help="Frames sampled per video and step. [default: 4]")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Videos per optimiser step. [default: 8]")
+@click.option("--max-videos", type=click.IntRange(min=2), help="Train on a seeded subset of this many videos.")
+@click.option("--epochs", type=click.IntRange(min=1), help="[default: 300 for the head, 1 when fine-tuning]")
+@click.option("--lr", type=float, help="[default: 1e-3 for the head, 1e-4 when fine-tuning]")
+@click.option("--lr-for", "lr_for", multiple=True, metavar="PREFIX=LR",
+              help="Own learning rate for the trainable parameters under PREFIX (repeatable), e.g. backbone.=1e-5.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def train(out_path: str, epochs: int, lr: float, seed: int) -> None:
-    """Retrain the default model's head on the demo train split (backbone frozen, cached features).
+def train(out_path: str, model_name: str | None, weights: str | None, trainable: tuple[str, ...],
+          nt_lambda: float | None, nt_h: float | None, h_space: str | None, dataset_name: str | None,
+          split: str | None, root: str | None, eval_split: str | None, frames: int | None,
+          batch_size: int | None, max_videos: int | None, epochs: int | None, lr: float | None,
+          lr_for: tuple[str, ...], seed: int) -> None:
+    """Train a quality model.
 
-    The shipped head was made with the defaults; a retrain reproduces it (see advqa.training.litevsfa).
+    \b
+    Without fine-tuning options: retrain the default model's head on the demo train split
+    (backbone frozen, cached features; see advqa.training.litevsfa), as the shipped head was made.
+    With --model/--trainable/--nt-*/--dataset/--frames/...: fine-tune the chosen parameters of a
+    model (default litevsfa) with L1 and optionally NT regularisation, and save only those
+    parameters, e.g. the shipped litevsfa-nt:
+      advqa train --model litevsfa --trainable head.,backbone._blocks.15. --nt-lambda 1e-3 --out nt.pt
     """
-    from advqa.training.litevsfa import main as train_main
+    finetuning = any(v is not None for v in (model_name, weights, nt_lambda, nt_h, h_space, dataset_name, split,
+                                             root, eval_split, frames, batch_size, max_videos)) or bool(trainable
+                                                                                                      or lr_for)
+    if not finetuning:
+        from advqa.training.litevsfa import main as train_main
 
-    rc = train_main(["--out", out_path, "--epochs", str(epochs), "--lr", str(lr), "--seed", str(seed)])
-    click.echo(f"saved {out_path}")
-    if rc:
-        sys.exit(rc)
+        rc = train_main(["--out", out_path, "--epochs", str(epochs or 300), "--lr", str(lr or 1e-3),
+                         "--seed", str(seed)])
+        click.echo(f"saved {out_path}")
+        if rc:
+            sys.exit(rc)
+        return
+
+    import torch
+
+    from advqa.data import load_dataset
+    from advqa.models import create
+    from advqa.models.weights import sha256_file
+    from advqa.training.finetune import finetune, select_trainable
+    from advqa.training.nt import check_nt_options, h_step
+
+    prefixes = [p.strip() for item in (trainable or ("head.",)) for p in item.split(",") if p.strip()]
+    rates: dict[str, float] = {}
+    for item in lr_for:
+        prefix, sep, value = item.rpartition("=")
+        try:
+            rates[prefix.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not prefix.strip():
+            raise click.BadParameter(f"expected PREFIX=LR, got {item!r}", param_hint="--lr-for")
+    check_nt_options(0.0 if nt_lambda is None else nt_lambda, 1e-2 if nt_h is None else nt_h, h_space or "normalized")
+    model = create(model_name or "litevsfa", weights=weights)
+    select_trainable(model, prefixes)  # bad prefixes fail before the dataset is loaded
+    if nt_lambda:
+        h_step(model, 1e-2 if nt_h is None else nt_h, h_space or "normalized")
+    train_set = load_dataset(dataset_name or "demo", root=root, split=split or "train")
+    test_set = load_dataset(dataset_name or "demo", root=root, split=eval_split) if eval_split else None
+    result = finetune(model, train_set, trainable=prefixes, nt_lambda=0.0 if nt_lambda is None else nt_lambda,
+                      nt_h=1e-2 if nt_h is None else nt_h, h_space=h_space or "normalized",
+                      epochs=epochs or 1, frames=frames or 4, batch_size=batch_size or 8,
+                      lr=1e-4 if lr is None else lr, lr_for=rates, seed=seed, max_videos=max_videos, test_set=test_set,
+                      progress=True)
+    torch.save(result.state_dict, out_path)
+    last = result.history[-1]
+    click.echo(f"trained {result.metrics['parameters']} parameters of {model.card.name} "
+               f"({len(result.state_dict)} tensors) on {result.metrics['videos']} videos: "
+               f"L1 {last['l1']:.4f}, NT {last['reg']:.4g} (mean |fd| {last['fd']:.4g})")
+    if "test" in result.metrics:
+        t = result.metrics["test"]
+        click.echo(f"{eval_split}: SRCC {t['srcc']:.4f}, PLCC {t['plcc']:.4f}, KROCC {t['krocc']:.4f}, "
+                   f"RMSE {t['rmse']:.4f} over {t['n']} videos")
+    click.echo(f"saved {out_path} (sha256 {sha256_file(out_path)})")
 
 
 @cli.group()

@@ -35,6 +35,24 @@ class VideoWriteError(AdvqaError):
         super().__init__(f"cannot write video {self.path}: {reason}")
 
 
+class ImageReadError(AdvqaError):
+    """An image file is missing, unreadable, corrupt or in an unsupported format."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot read image {self.path}: {reason}")
+
+
+class ImageWriteError(AdvqaError):
+    """An image could not be written."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"cannot write image {self.path}: {reason}")
+
+
 class WeightsError(AdvqaError):
     """Model weights are missing, corrupt, fail their checksum or do not fit the model."""
 
@@ -59,3 +77,8 @@ class UnknownNameError(AdvqaError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])
+
+
+class UnknownOptionError(UnknownNameError, InputError):
+    """An option that a model, attack, defence or dataset does not take (a bad input, with
+    close-match suggestions)."""

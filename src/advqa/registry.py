@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from advqa.errors import ConfigError, UnknownNameError
+from advqa.errors import ConfigError, UnknownNameError, UnknownOptionError
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Callable[..., Any])
@@ -172,7 +172,7 @@ class Registry(Generic[T]):
         accepted = self.options(name)
         unknown = sorted(set(options) - accepted - set(self.skip))
         if unknown:
-            raise UnknownNameError(f"{self.resolve(name)} option", unknown[0], accepted)
+            raise UnknownOptionError(f"{self.resolve(name)} option", unknown[0], accepted)
 
     def create(self, name: str, *args: Any, **options: Any) -> Any:
         """Call the target with ``args``, the entry's defaults and ``options`` (checked first)."""

@@ -13,7 +13,10 @@ Implementations:
   Quality Assessment Models: The Challenge of Adversarial Attacks" (NeurIPS 2023), Eq. 4-5:
   per frame ``||delta_t||_2 <= eps * sqrt(3 H W)``, i.e. the RMS of each frame is at most eps;
 - per-pixel mask budgets (``|delta| <= s * mask``, e.g. JND maps) subclass :class:`MaskBudget`
-  and compute their mask from the clean video in :meth:`ThreatModel.bind`.
+  and compute their mask from the clean video in :meth:`ThreatModel.bind`;
+- :class:`VideoL2Ball`: ``||delta||_2 <= radius`` over all pixel-channels of the whole video, the
+  norm randomised-smoothing certificates (:mod:`advqa.defenses.smoothing`) are stated in. It is
+  the one budget that is not per frame, so it enforces on the whole video at once.
 
 All values are in [0, 1] pixel units (1/255 is one 8-bit level).
 """
@@ -60,6 +63,8 @@ class ThreatModel(ABC):
 
     #: short name used in configs, tables and the results store
     norm: ClassVar[str] = "?"
+    #: whether the budget constrains each frame on its own (so it can be projected frame by frame)
+    per_frame: ClassVar[bool] = True
     eps: float
 
     def bind(self, clean: Tensor) -> ThreatModel:
@@ -217,6 +222,59 @@ class MaskBudget(ThreatModel):
         return type(self) is type(other) and (self.scale, self.cap) == (other.scale, other.cap)  # type: ignore[attr-defined]
 
 
+class VideoL2Ball(ThreatModel):
+    """``||delta||_2 <= radius`` over all ``T * 3 * H * W`` pixel-channels of each video ([0, 1] units).
+
+    The ball of Gaussian randomised-smoothing certificates. Unlike :class:`L2Ball` (each frame's
+    RMS at most eps) the budget is shared by the frames: an attacker may spend it all on one
+    frame. For a video of ``T`` frames of ``3 H W`` pixel-channels, ``VideoL2Ball(r)`` contains
+    ``L2Ball(r / sqrt(T * 3 H W))`` (every frame taking an equal share), and ``L2Ball(e)`` lies in
+    ``VideoL2Ball(e * sqrt(T * 3 H W))``: an RMS of 1/255 on one 224x224 frame is a whole-video
+    L2 of 1.52. ``radius`` may exceed 1. Projection rescales each video that is over the radius;
+    :meth:`frame_norms` gives each frame's L2 norm (its share, for statistics), while
+    :meth:`contains` and :meth:`enforce` judge the whole video.
+    """
+
+    norm: ClassVar[str] = "l2-video"
+    per_frame: ClassVar[bool] = False
+
+    def __init__(self, radius: float) -> None:
+        if isinstance(radius, bool) or not isinstance(radius, (int, float)) or not math.isfinite(radius) \
+                or radius <= 0:
+            raise InputError(f"whole-video L2 radius must be a positive number ([0, 1] pixel units), got {radius!r}")
+        self.eps = float(radius)
+
+    @staticmethod
+    def video_norms(delta: Tensor) -> Tensor:
+        """``||delta_b||_2`` over all pixel-channels of each video: ``(B, T, 3, H, W) -> (B,)``."""
+        return delta.flatten(1).norm(dim=1)
+
+    def project(self, delta: Tensor) -> Tensor:
+        factor = (self.eps / self.video_norms(delta).clamp_min(1e-12)).clamp(max=1.0)
+        return delta * factor.view(-1, *([1] * (delta.ndim - 1)))
+
+    def frame_norms(self, delta: Tensor) -> Tensor:
+        return delta.flatten(2).norm(dim=2)
+
+    def contains(self, delta: Tensor, tol: float = BUDGET_TOL) -> bool:
+        """Whether every video's whole L2 norm is at most ``radius + tol``."""
+        return bool((self.video_norms(delta) <= self.eps + tol).all())
+
+    def _over(self, delta: Tensor) -> Tensor:
+        return (self.video_norms(delta) > self.eps + BUDGET_TOL).view(-1, 1, 1, 1, 1)
+
+    def enforce(self, clean: Tensor, adversarial: Tensor) -> Tensor:
+        """Project, clamp and round to the 8-bit grid on the whole video (the budget is shared by
+        the frames); where nearest rounding would leave the ball it rounds toward ``clean``."""
+        if clean.shape != adversarial.shape:
+            raise InputError(f"enforce: clean {tuple(clean.shape)} and adversarial "
+                             f"{tuple(adversarial.shape)} differ in shape")
+        return self._enforce_frames(clean, adversarial)
+
+    def describe(self) -> str:
+        return f"{self.norm}<={self.eps:.4g}"
+
+
 _LP = {"linf": LinfBall, "l2": L2Ball}
 
 
@@ -227,4 +285,5 @@ def lp_ball(norm: str, eps: float) -> ThreatModel:
     return _LP[norm](eps)
 
 
-__all__ = ["BUDGET_TOL", "L2Ball", "LinfBall", "MaskBudget", "Q", "ThreatModel", "lp_ball", "per_frame_rms"]
+__all__ = ["BUDGET_TOL", "L2Ball", "LinfBall", "MaskBudget", "Q", "ThreatModel", "VideoL2Ball", "lp_ball",
+           "per_frame_rms"]

@@ -154,3 +154,34 @@ def test_fast_paths_are_exact_for_models_that_sample_frames():
     wb = create("whitebox", iterations=2)(model, video, target=0.2)
     pgd = create("pgd", iterations=2, chunked=True)(model, video, target=0.2)
     assert wb.extras["feature_cache"] and pgd.extras["chunked"]
+
+
+def _registered_defences():
+    from advqa.defenses import DEFENSES
+
+    return DEFENSES.names()
+
+
+SMALL_DEFENCE_OPTIONS = {"median-smoothing": {"samples": 4, "batch": 4}}
+
+
+@pytest.mark.parametrize("defence", _registered_defences())
+@pytest.mark.parametrize("name", ["whitebox", "pgd", "patch"])
+def test_registered_defences_are_never_bypassed(defence, name):
+    """Every registered defence around a frame-wise model offers no inexact fast path, and every
+    model evaluation an attack makes is a call of the defence (a forward hook counts them)."""
+    from advqa.defenses import DEFENSES
+
+    inner = TinyFrameModel(5)
+    for p in inner.parameters():
+        p.requires_grad_(False)
+    try:
+        defended = DEFENSES.create(defence, inner, **SMALL_DEFENCE_OPTIONS.get(defence, {}))
+    except Exception as exc:  # noqa: BLE001 - a defence that needs trained weights for this model
+        pytest.skip(f"{defence} cannot wrap the test model: {exc}")
+    assert defended.frame_parts(4) is None
+    calls = [0]
+    defended.register_forward_hook(lambda m, args, out: calls.__setitem__(0, calls[0] + int(args[0].shape[0])))
+    params = {k: v for k, v in SMALL.items() if k in ATTACKS.options(name)}
+    res = ATTACKS.create(name, None, **params)(defended, _video(), target=0.2)
+    assert res.queries > 0 and calls[0] == res.queries + 2

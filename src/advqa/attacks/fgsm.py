@@ -16,6 +16,9 @@ MI-FGSM    10          1/255              1.0       onto eps after every step
 AMI-FGSM   10          eps / iterations   1.0       none needed (10 steps of eps/10), clamp only
 =========  ==========  =================  ========  ========================================
 
+Early stopping is off by default (the benchmark measures the gain after a fixed number of steps);
+``stop_gain=`` (a relative gain) or ``early_stop=True`` with a ``target`` turns it on.
+
 Momentum accumulates raw gradients, ``acc = g + mu * acc``, as the benchmark's code does (Dong et
 al. divide ``g`` by its mean absolute value first: ``normalize_momentum=True``).
 """
@@ -39,10 +42,13 @@ class FGSM(GradientAttack):
     name: ClassVar[str] = "fgsm"
     summary: ClassVar[str] = "Goodfellow et al. (ICLR 2015): one signed gradient step of eps"
     default_eps: ClassVar[float] = DEFAULT_EPS
+    default_early_stop: ClassVar[bool] = False
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
-                 chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
-        super().__init__(threat, loss=loss, iterations=1, chunked=chunked, eot=eot, seed=seed)
+                 chunked: bool | None = None, eot: int = 1, early_stop: bool | None = None,
+                 stop_gain: float | None = None, seed: int | None = 0) -> None:
+        super().__init__(threat, loss=loss, iterations=1, chunked=chunked, eot=eot, early_stop=early_stop,
+                         stop_gain=stop_gain, seed=seed)
 
     def step_size(self) -> float:
         return self.threat.eps
@@ -54,11 +60,14 @@ class IFGSM(GradientAttack):
     name: ClassVar[str] = "ifgsm"
     summary: ClassVar[str] = "Kurakin et al. (ICLR 2017): 10 sign steps of 1/255, projected"
     default_eps: ClassVar[float] = DEFAULT_EPS
+    default_early_stop: ClassVar[bool] = False
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, step: float = 1 / 255, chunked: bool | None = None,
-                 eot: int = 1, seed: int | None = 0) -> None:
-        super().__init__(threat, loss=loss, iterations=iterations, step=step, chunked=chunked, eot=eot, seed=seed)
+                 eot: int = 1, early_stop: bool | None = None, stop_gain: float | None = None,
+                 seed: int | None = 0) -> None:
+        super().__init__(threat, loss=loss, iterations=iterations, step=step, chunked=chunked, eot=eot,
+                         early_stop=early_stop, stop_gain=stop_gain, seed=seed)
 
 
 class MIFGSM(GradientAttack):
@@ -67,12 +76,15 @@ class MIFGSM(GradientAttack):
     name: ClassVar[str] = "mifgsm"
     summary: ClassVar[str] = "Dong et al. (CVPR 2018): I-FGSM with momentum 1.0"
     default_eps: ClassVar[float] = DEFAULT_EPS
+    default_early_stop: ClassVar[bool] = False
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, step: float = 1 / 255, momentum: float = 1.0,
-                 normalize_momentum: bool = False, chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
+                 normalize_momentum: bool = False, chunked: bool | None = None, eot: int = 1,
+                 early_stop: bool | None = None, stop_gain: float | None = None, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, iterations=iterations, step=step, momentum=momentum,
-                         normalize_momentum=normalize_momentum, chunked=chunked, eot=eot, seed=seed)
+                         normalize_momentum=normalize_momentum, chunked=chunked, eot=eot, early_stop=early_stop,
+                         stop_gain=stop_gain, seed=seed)
 
 
 class AMIFGSM(GradientAttack):
@@ -85,13 +97,15 @@ class AMIFGSM(GradientAttack):
     name: ClassVar[str] = "amifgsm"
     summary: ClassVar[str] = "MI-FGSM with steps of eps / iterations (MSU benchmark)"
     default_eps: ClassVar[float] = DEFAULT_EPS
+    default_early_stop: ClassVar[bool] = False
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "up",
                  iterations: int = 10, momentum: float = 1.0, normalize_momentum: bool = False,
-                 chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
+                 chunked: bool | None = None, eot: int = 1, early_stop: bool | None = None,
+                 stop_gain: float | None = None, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, iterations=iterations, momentum=momentum,
                          normalize_momentum=normalize_momentum, project_each_step=False, chunked=chunked,
-                         eot=eot, seed=seed)
+                         eot=eot, early_stop=early_stop, stop_gain=stop_gain, seed=seed)
 
     def step_size(self) -> float:
         return self.threat.eps / self.iterations

@@ -29,10 +29,19 @@ Built-in losses (``f`` the score, ``lo``/``hi``/``mid`` the card's range and its
     ``(f - lo) / span`` (lower the score).
 ``"toward"``
     ``|f - target| / span`` toward a given ``target`` in the model's scale (required).
+
+Early stopping (:func:`make_goal`): each built-in loss has a direction (``+1`` raise the score,
+``-1`` lower it, ``0`` either way) and an attack with ``early_stop`` stops once the score passes a
+threshold in that direction: for ``"srb"`` and ``"toward"`` the boundary / target itself; for
+``"up"``, ``"down"``, ``"mid"`` and ``"mse"`` a user-set ``target`` (ignored when it lies behind the
+clean score) and/or a relative gain ``stop_gain``. The relative gain is that of Antsiferova et al.
+(MSU metrics robustness benchmark), ``(f' - c') / (c' + 1)`` on scores scaled to [0, 1] by the
+card's range, taken in the loss's direction.
 """
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -184,4 +193,112 @@ def make_loss(spec: str | Callable[..., Tensor], *, card: ModelCard, clean_score
     return _LOSSES[key](info)
 
 
-__all__ = ["LossInfo", "available", "fallback_boundary", "make_loss"]
+@dataclass(frozen=True)
+class Goal:
+    """Where an attack may stop: the score has passed ``threshold`` in ``direction``.
+
+    ``direction`` is ``+1`` (raise the score: reached when ``f >= threshold``), ``-1`` (lower it:
+    ``f <= threshold``) or ``0`` (either way: ``|f - clean| >= |threshold - clean|``). Scores are
+    in the model's scale.
+    """
+
+    direction: int
+    threshold: float
+    clean_score: float
+
+    def reached(self, score: float) -> bool:
+        """Whether ``score`` meets the goal (NaN never does)."""
+        if not math.isfinite(score):
+            return False
+        if self.direction > 0:
+            return score >= self.threshold
+        if self.direction < 0:
+            return score <= self.threshold
+        return abs(score - self.clean_score) >= abs(self.threshold - self.clean_score)
+
+    def progress(self, score: float) -> float:
+        """The fraction of the way from the clean score to the threshold (1.0 at the goal)."""
+        span = abs(self.threshold - self.clean_score)
+        if span == 0:
+            return 1.0
+        moved = score - self.clean_score
+        return (abs(moved) if self.direction == 0 else self.direction * moved) / span
+
+
+def check_stop_gain(stop_gain: float | None) -> float | None:
+    """Validate a relative-gain threshold (``None`` or a positive finite number)."""
+    if stop_gain is None:
+        return None
+    if isinstance(stop_gain, bool) or not isinstance(stop_gain, (int, float)) or not math.isfinite(stop_gain) \
+            or stop_gain <= 0:
+        raise InputError(f"stop_gain (relative gain at which the attack stops, e.g. 0.1) must be a positive "
+                         f"number, got {stop_gain!r}")
+    return float(stop_gain)
+
+
+def loss_direction(spec: str | Callable[..., Tensor], *, card: ModelCard, clean_score: float,
+                   target: float | None = None) -> int | None:
+    """The direction a built-in loss moves the score (+1 up, -1 down, 0 either); ``None`` for a
+    custom callable (its direction is unknown)."""
+    if not isinstance(spec, str):
+        return None
+    key = spec.strip().lower()
+    lo, hi = (float(v) for v in card.score_range)
+    if key in ("srb", "toward"):
+        bound = target if target is not None else fallback_boundary(card, clean_score)
+        return 0 if bound == clean_score else (1 if bound > clean_score else -1)
+    if key == "up":
+        return 1
+    if key == "down":
+        return -1
+    if key == "mid":  # L_mid lowers the score of a video whose clean score is in the lower half
+        return -1 if clean_score <= 0.5 * (lo + hi) else 1
+    if key == "mse":
+        return 0
+    raise UnknownNameError("loss", spec, _LOSSES)
+
+
+def make_goal(spec: str | Callable[..., Tensor], *, card: ModelCard, clean_score: float,
+              target: float | None = None, stop_gain: float | None = None) -> Goal | None:
+    """The early-stopping goal of a loss (see the module docstring), or ``None`` when it has none.
+
+    ``"srb"`` / ``"toward"``: the boundary (``target``, or paper 000's fallback for ``"srb"``),
+    or, if ``stop_gain`` is given and nearer, the score of that relative gain. Other built-in
+    losses: the nearer of ``target`` (when it lies in the loss's direction) and ``stop_gain``;
+    neither given: no goal. Custom callables: no goal (their direction is unknown).
+    """
+    stop_gain = check_stop_gain(stop_gain)
+    direction = loss_direction(spec, card=card, clean_score=clean_score, target=target)
+    if direction is None:
+        log.debug("early stop: a custom loss has no known direction; the attack runs its full budget")
+        return None
+    key = spec.strip().lower()  # type: ignore[union-attr]
+    lo, span = float(card.score_range[0]), card.score_span
+    c = float(clean_score)
+    candidates: list[float] = []
+    if key in ("srb", "toward"):
+        bound = target if target is not None else fallback_boundary(card, c)
+        if key == "toward" and target is None:
+            return None
+        candidates.append(float(bound))
+    elif target is not None:
+        t = float(target)
+        if direction == 0 or direction * (t - c) > 0:
+            candidates.append(t)
+        else:
+            log.info("early stop: target %.4g lies behind the clean score %.4g for loss %r; ignored", t, c, spec)
+    if stop_gain is not None:
+        # relative gain (f' - c') / (c' + 1) on [0, 1]-scaled scores reaches stop_gain at this score
+        move = stop_gain * ((c - lo) / span + 1.0) * span
+        candidates.append(c + (direction if direction else 1) * move)
+    if not candidates:
+        return None
+    if direction == 0:
+        threshold = min(candidates, key=lambda v: abs(v - c))
+    else:
+        threshold = min(candidates, key=lambda v: direction * (v - c))
+    return Goal(direction=direction, threshold=threshold, clean_score=c)
+
+
+__all__ = ["Goal", "LossInfo", "available", "check_stop_gain", "fallback_boundary", "loss_direction",
+           "make_goal", "make_loss"]

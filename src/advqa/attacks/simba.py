@@ -15,7 +15,8 @@ the video is attacked in rounds of ``frames_per_round`` frames, a round evaluate
 once and then runs ``iterations`` steps, each on one coordinate ``(frame, channel, row, column)``
 of the round's window drawn without replacement; with ``batched=True`` a step costs 2 queries.
 So ``SimBA(iterations=S)`` and a ``PatchSearch`` with ``S`` steps per round use exactly the same
-number of queries (``1 + 2 S`` per round) when batched.
+number of queries (``1 + 2 S`` per round) when batched. The default evaluation is accept-first
+(``objective="queries"``: the plus candidate only when the minus one fails).
 """
 from __future__ import annotations
 
@@ -27,14 +28,14 @@ from torch import Tensor
 
 from advqa.threat import ThreatModel
 from advqa.attacks.context import Context
-from advqa.attacks.patch_search import SignSearch
+from advqa.attacks.patch_search import Objective, SignSearch
 
 
 class SimBA(SignSearch):
     """Pixel-space SimBA under a Linf budget (step = ``threat.eps``); registered as ``"simba"``.
 
     ``SimBA(ThreatModel("linf", 5/255), iterations=300, frames_per_round=1, context="video",
-    queries=None, batched=True)``: ``iterations`` coordinates per round (capped at the window's
+    queries=None, objective="queries")``: ``iterations`` coordinates per round (capped at the window's
     ``k * 3 * H * W`` coordinates).
     """
 
@@ -42,10 +43,12 @@ class SimBA(SignSearch):
     summary = "Guo et al. (ICML 2019): pixel-space simple black-box attack"
 
     def __init__(self, threat: ThreatModel | None = None, *, iterations: int = 300, frames_per_round: int = 1,
-                 context: Context = "video", queries: int | None = None, batched: bool = True,
+                 context: Context = "video", queries: int | None = None, objective: Objective | None = None,
+                 batched: bool | None = None, early_stop: bool | None = None, stop_gain: float | None = None,
                  trace: bool = False, loss: Any = "srb", eot: int = 1, seed: int | None = 0) -> None:
         super().__init__(threat, iterations=iterations, frames_per_round=frames_per_round, context=context,
-                         queries=queries, batched=batched, trace=trace, loss=loss, eot=eot, seed=seed)
+                         queries=queries, objective=objective, batched=batched, early_stop=early_stop,
+                         stop_gain=stop_gain, trace=trace, loss=loss, eot=eot, seed=seed)
 
     def _round_info(self, k: int, height: int, width: int) -> dict[str, Any]:
         return {"steps_per_round": min(self.iterations, k * 3 * height * width)}

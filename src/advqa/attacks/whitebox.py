@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor
 
-from advqa.attacks.base import Attack, AttackContext, QueryCounter
+from advqa.attacks.base import Attack, AttackContext, QueryCounter, stop_options
 from advqa.attacks.context import Context, FrameWindowScorer
+from advqa.attacks.losses import Goal, check_stop_gain, make_goal
 from advqa.errors import InputError
 from advqa.models.base import FrameParts
 from advqa.threat import ThreatModel, per_frame_rms
@@ -105,6 +106,57 @@ class Adam:
         return torch.div(self.m, denom, out=denom).mul_(self.lr / (1 - b1 ** self.t))
 
 
+Schedule = Literal["constant", "cosine"]
+SCHEDULES = ("constant", "cosine")
+
+
+def step_factors(schedule: str, iterations: int) -> list[float]:
+    """Multipliers of the step size for ``iterations`` steps: ``"constant"`` (all 1, the papers'
+    setting) or ``"cosine"`` (``0.5 (1 + cos(pi i / iterations))``, from 1 at the first step
+    toward 0 at the last; Loshchilov & Hutter, SGDR, ICLR 2017)."""
+    if schedule == "constant":
+        return [1.0] * iterations
+    if schedule == "cosine":
+        return [0.5 * (1.0 + math.cos(math.pi * i / iterations)) for i in range(iterations)]
+    raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
+
+
+class Scheduled:
+    """An update rule whose displacement is multiplied by ``factors[i]`` at the ``i``-th step (Adam's
+    update is linear in its learning rate, so this is a learning-rate schedule)."""
+
+    def __init__(self, inner: Callable[[Tensor], Tensor], factors: list[float]) -> None:
+        self.inner, self.factors, self.i = inner, list(factors), 0
+
+    def __call__(self, grad: Tensor) -> Tensor:
+        factor = self.factors[min(self.i, len(self.factors) - 1)]
+        self.i += 1
+        out = self.inner(grad)
+        return out if factor == 1.0 else out.mul_(factor)
+
+
+class ScoreMonitor:
+    """Wraps a loss and keeps the scores it saw since the last :meth:`take` (EOT samples averaged).
+
+    The forward pass of every gradient step scores the current iterate anyway, so an attack can
+    check its goal after each step at no extra query.
+    """
+
+    def __init__(self, loss: Callable[[Tensor], Tensor]) -> None:
+        self._loss, self._sum, self._n = loss, 0.0, 0
+
+    def loss(self, scores: Tensor) -> Tensor:
+        self._sum += float(scores.detach()[0])
+        self._n += 1
+        return self._loss(scores)
+
+    def take(self) -> float | None:
+        """The mean score since the last call (``None`` if none), then reset."""
+        out = self._sum / self._n if self._n else None
+        self._sum, self._n = 0.0, 0
+        return out
+
+
 # --------------------------------------------------------------------------- gradients
 def autograd_gradient(objective: Callable[[Tensor], Tensor]) -> GradFn:
     """``x -> d objective(x).sum() / dx`` with respect to ``x`` only (NaN entries set to 0)."""
@@ -179,17 +231,27 @@ def expectation(grad_fn: GradFn, samples: int) -> GradFn:
 
 
 def descend(grad_fn: GradFn, clean: Tensor, start: Tensor, *, rule: Callable[[Tensor], Tensor],
-            threat: ThreatModel, iterations: int, project: bool = True) -> Tensor:
+            threat: ThreatModel, iterations: int, project: bool = True,
+            on_step: Callable[[int], bool] | None = None, copy: bool = True) -> Tensor:
     """The projected-gradient loop every gradient attack uses.
 
     Minimises a loss from ``start`` (``(1, k, 3, H, W)``): ``iterations`` times,
     ``x <- x - rule(grad)``, then (if ``project``) ``x <- clean + Pi_threat(x - clean)``, then
-    ``x <- clamp(x, 0, 1)``. Returns the last iterate (not rounded).
+    ``x <- clamp(x, 0, 1)``. ``on_step(i)`` is called after the ``i``-th gradient (which scored the
+    current iterate); when it returns True the loop stops there and returns that iterate, so
+    ``i + 1`` gradients were spent. Returns the last iterate (not rounded). ``copy=False`` iterates
+    in ``start`` itself (a fresh tensor the caller gives up), saving a clip-sized copy.
     """
-    x = start.detach().clone()
-    for _ in range(iterations):
-        x.sub_(rule(grad_fn(x)))
-        if project:  # frame by frame: budgets are per frame, and no clip-sized temporaries
+    x = start.detach().clone() if copy else start.detach()
+    for i in range(iterations):
+        grad = grad_fn(x)
+        if on_step is not None and on_step(i):
+            break
+        x.sub_(rule(grad))
+        del grad  # the next gradient is computed without this one still alive
+        if project and not threat.per_frame:
+            x = threat.project(x.sub_(clean)).add_(clean)
+        elif project:  # frame by frame: no clip-sized temporaries
             for t in range(x.shape[1]):
                 x[:, t:t + 1] = threat.frames(t, t + 1).project(x[:, t:t + 1] - clean[:, t:t + 1]).add_(
                     clean[:, t:t + 1])
@@ -216,20 +278,43 @@ def random_start(clean: Tensor, threat: ThreatModel, generator: torch.Generator)
 
 
 # --------------------------------------------------------------------------- attacks
+Remaining = Literal["clean", "cheap"]
+
+#: Zhang et al.'s settings as their code runs them (each frame scored alone, no early stop).
+OFFICIAL_WHITEBOX: dict[str, Any] = dict(frames_per_round=1, iterations=30, lr=3e-4, schedule="constant",
+                                         context="frame", early_stop=False)
+#: advqa's defaults (chosen by measurement: benchmarks/bench_speed.py).
+DEFAULT_WHITEBOX: dict[str, Any] = dict(frames_per_round=1, iterations=30, lr=3e-4, schedule="constant",
+                                        context="video", early_stop=True)
+
+
 class WhiteBoxSRB(Attack):
     """Paper 000's white-box attack (Algorithm 1) with the Score-Reversed Boundary loss.
 
     The video is attacked ``frames_per_round`` (T) frames at a time. Each round starts from
     the clean frames plus noise drawn from {-1, 0, +1}/255, runs ``iterations`` (K) Adam steps
-    at ``lr`` on the per-frame L2-normalised gradient, projecting onto the threat model and
-    clamping to [0, 1] after every step, then rounds the frames to 8 bits (inside the budget).
+    at ``lr`` (times the ``schedule``'s factor) on the per-frame L2-normalised gradient,
+    projecting onto the threat model and clamping to [0, 1] after every step, then rounds the
+    frames to 8 bits (inside the budget).
 
     ``context="video"`` (default) scores the whole video with the other frames at their
     current values (cached features for frame-wise models, so a round runs the backbone on its
     T frames only and memory is flat in the video's length); ``context="frame"`` is the official
-    behaviour, scoring the T frames alone as a short video. Defaults are the paper's: T=1,
-    K=30, lr=3e-4, pixel-level L2 <= 1/255 (or Linf <= 3/255). ``eot`` > 1 averages that many
-    gradients per step (for models with internal randomness). Queries: ``rounds * K * eot``.
+    behaviour, scoring the T frames alone as a short video.
+
+    Early stopping (``early_stop``, on by default): every gradient step scores the current
+    iterate, so a round stops as soon as that score meets the loss's goal (for SRB: the
+    boundary; :func:`advqa.attacks.losses.make_goal`). With ``context="video"`` the rounded
+    video is then scored once more (one query) and, when it meets the goal, the attack stops:
+    the remaining frames stay clean (``remaining="clean"``) or get ``remaining_iterations``
+    steps each without the goal check (``remaining="cheap"``). With ``context="frame"`` each
+    round's goal is its own clip's score and every frame gets a round.
+
+    ``official=True`` selects Zhang et al.'s settings as their code runs them (T=1, K=30,
+    lr=3e-4, constant step, ``context="frame"``, no early stop); options given explicitly
+    still override it. Budget default: pixel-level L2 <= 1/255 (or Linf <= 3/255). ``eot`` > 1
+    averages that many gradients per step. Queries: the gradient steps taken times ``eot``,
+    plus one per goal check of a rounded video; ``result.iterations`` counts the steps taken.
     """
 
     name: ClassVar[str] = "whitebox"
@@ -239,32 +324,70 @@ class WhiteBoxSRB(Attack):
     default_eps: ClassVar[float] = 1 / 255
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
-                 frames_per_round: int = 1, iterations: int = 30, lr: float = 3e-4,
-                 context: Context = "video", init_noise: bool = True, eot: int = 1,
+                 frames_per_round: int | None = None, iterations: int | None = None, lr: float | None = None,
+                 schedule: Schedule | None = None, context: Context | None = None,
+                 early_stop: bool | None = None, stop_gain: float | None = None,
+                 remaining: Remaining = "clean", remaining_iterations: int | None = None,
+                 init_noise: bool = True, eot: int = 1, official: bool = False,
                  seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, seed=seed)
+        if not isinstance(official, bool):
+            raise InputError(f"official must be True or False, got {official!r}")
+        preset = OFFICIAL_WHITEBOX if official else DEFAULT_WHITEBOX
+        given = dict(frames_per_round=frames_per_round, iterations=iterations, lr=lr, schedule=schedule,
+                     context=context, early_stop=early_stop)
+        if official:
+            changed = {k: v for k, v in given.items() if v is not None and v != preset[k]}
+            if changed or stop_gain is not None:
+                log.info("whitebox: official=True with non-official options %s", changed or {"stop_gain": stop_gain})
+        opts = {k: preset[k] if v is None else v for k, v in given.items()}
+        if early_stop is None and stop_gain is not None:
+            opts["early_stop"] = None  # a stop_gain turns early stopping on
+        frames_per_round, iterations, lr = opts["frames_per_round"], opts["iterations"], opts["lr"]
         if not isinstance(eot, int) or eot < 1:
             raise InputError(f"eot (gradient samples per step) must be a positive integer, got {eot!r}")
-        if not isinstance(frames_per_round, int) or frames_per_round < 1:
+        if isinstance(frames_per_round, bool) or not isinstance(frames_per_round, int) or frames_per_round < 1:
             raise InputError(f"frames_per_round must be a positive integer, got {frames_per_round!r}")
-        if not isinstance(iterations, int) or iterations < 1:
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise InputError(f"iterations must be a positive integer, got {iterations!r}")
-        if not lr > 0:
+        if not isinstance(lr, (int, float)) or not lr > 0:
             raise InputError(f"lr must be positive, got {lr!r}")
-        if context not in ("frame", "video"):
-            raise InputError(f"context must be 'frame' (official) or 'video' (default), got {context!r}")
+        if opts["context"] not in ("frame", "video"):
+            raise InputError(f"context must be 'frame' (official) or 'video' (default), got {opts['context']!r}")
+        if opts["schedule"] not in SCHEDULES:
+            raise InputError(f"schedule must be one of {', '.join(SCHEDULES)}, got {opts['schedule']!r}")
+        if remaining not in ("clean", "cheap"):
+            raise InputError(f"remaining must be 'clean' (frames after the goal is met stay clean) or 'cheap' "
+                             f"(they get remaining_iterations steps each), got {remaining!r}")
+        if remaining_iterations is not None and (isinstance(remaining_iterations, bool)
+                                                 or not isinstance(remaining_iterations, int)
+                                                 or remaining_iterations < 1):
+            raise InputError(f"remaining_iterations must be a positive integer, got {remaining_iterations!r}")
         self.frames_per_round = frames_per_round
         self.iterations = iterations
         self.lr = float(lr)
-        self.context = context
+        self.schedule: str = opts["schedule"]
+        self.context: str = opts["context"]
+        self.early_stop, self.stop_gain = stop_options(opts["early_stop"], stop_gain, default=False)
+        self.remaining: str = remaining
+        self.remaining_iterations = remaining_iterations if remaining_iterations is not None \
+            else max(1, iterations // 10)
         self.init_noise = bool(init_noise)
         self.eot = eot
+        self.official = official
 
     def _run(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:
-        scorer = FrameWindowScorer(model, video, self.context)
+        scorer = FrameWindowScorer(model, video, self.context)  # type: ignore[arg-type]
+        goal = self._goal(model, ctx)
+        monitor = ScoreMonitor(ctx.loss)
         n_frames, k = video.shape[1], self.frames_per_round
-        rounds = 0
+        rounds = stopped_rounds = checks = 0
+        goal_met_at: int | None = None  # the frame where the whole video met the goal
         for start in range(0, n_frames, k):
+            done = goal_met_at is not None
+            if done and self.remaining == "clean":
+                break
+            steps_max = self.remaining_iterations if done else self.iterations
             clean = video[:, start:start + k]
             threat = ctx.threat.frames(start, start + k)
             x0 = clean
@@ -273,16 +396,36 @@ class WhiteBoxSRB(Attack):
                 x0 = (clean + threat.project(noise)).clamp(0.0, 1.0)
 
             def objective(frames: Tensor, start: int = start) -> Tensor:
-                return ctx.loss(scorer.score(frames, start))
+                return monitor.loss(scorer.score(frames, start))
+
+            spent = [0, False]  # gradients taken, goal met
+
+            def on_step(i: int, check: bool = goal is not None and not done) -> bool:
+                score = monitor.take()
+                spent[0] = i + 1
+                if check and score is not None and goal.reached(score):  # type: ignore[union-attr]
+                    spent[1] = True
+                return bool(spent[1])
 
             grad_fn = expectation(autograd_gradient(objective), self.eot)
-            x = descend(grad_fn, clean, x0, rule=Adam(self.lr), threat=threat, iterations=self.iterations)
+            rule = Scheduled(Adam(self.lr), step_factors(self.schedule, steps_max))
+            x = descend(grad_fn, clean, x0, rule=rule, threat=threat, iterations=steps_max, on_step=on_step)
             scorer.commit(threat.enforce(clean, x), start)
-            ctx.iterations += self.iterations
+            ctx.iterations += int(spent[0])
             rounds += 1
-        ctx.extras.update(rounds=rounds, context=self.context, feature_cache=scorer.uses_feature_cache)
-        log.debug("whitebox: %d rounds x %d steps, context=%s, cached features=%s",
-                  rounds, self.iterations, self.context, scorer.uses_feature_cache)
+            if spent[1]:
+                stopped_rounds += 1
+                if self.context == "video":
+                    checks += 1
+                    if goal.reached(scorer.current_score()):  # type: ignore[union-attr]
+                        goal_met_at = start + clean.shape[1]
+        ctx.extras.update(rounds=rounds, context=self.context, feature_cache=scorer.uses_feature_cache,
+                          early_stop=self.early_stop, stopped_rounds=stopped_rounds, goal_checks=checks,
+                          goal_met=goal_met_at is not None,
+                          frames_attacked=min(n_frames, rounds * k),
+                          goal=float("nan") if goal is None else goal.threshold)
+        log.debug("whitebox: %d rounds, %d steps, context=%s, cached features=%s, goal met after frame %s",
+                  rounds, ctx.iterations, self.context, scorer.uses_feature_cache, goal_met_at)
         return scorer.video
 
 
@@ -295,17 +438,26 @@ class GradientAttack(Attack):
     ``chunked`` (default: automatic) computes the exact gradient of a plain frame-wise model
     chunk by chunk so memory stays flat in the video's length; ``eot`` > 1 averages that many
     gradients per step (expectation over transformation, for randomised models/defences).
-    Queries: ``iterations * eot``.
+
+    ``early_stop`` (default :attr:`default_early_stop`: on for PGD, off for the FGSM family,
+    whose benchmark protocol measures the gain after a fixed number of steps; a ``stop_gain``
+    turns it on) stops as soon as the score of the current iterate, which every gradient step
+    computes anyway, meets the loss's goal (:func:`advqa.attacks.losses.make_goal`).
+    Queries: the steps taken times ``eot`` (``iterations * eot`` without a stop).
     """
 
     name: ClassVar[str] = "gradient"
+    #: whether ``early_stop=None`` means on
+    default_early_stop: ClassVar[bool] = True
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  iterations: int = 10, step: float | None = None, momentum: float = 0.0,
                  normalize_momentum: bool = False, random_start: bool = False,
                  project_each_step: bool = True, chunked: bool | None = None, eot: int = 1,
+                 early_stop: bool | None = None, stop_gain: float | None = None,
                  seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, seed=seed)
+        self.early_stop, self.stop_gain = stop_options(early_stop, stop_gain, default=self.default_early_stop)
         if not isinstance(eot, int) or eot < 1:
             raise InputError(f"eot (gradient samples per step) must be a positive integer, got {eot!r}")
         if not isinstance(iterations, int) or iterations < 1:
@@ -335,20 +487,32 @@ class GradientAttack(Attack):
         elif chunked and parts is None:
             raise InputError("chunked=True needs a model that offers its frame-wise parts exactly "
                              "(a deterministic frame-wise model scoring every frame); use chunked=None")
+        monitor = ScoreMonitor(ctx.loss)
         if chunked:
             assert parts is not None
-            grad_fn = chunked_gradient(model, parts, ctx.loss)
+            grad_fn = chunked_gradient(model, parts, monitor.loss)
         else:
-            grad_fn = autograd_gradient(lambda v: ctx.loss(model(v)))
+            grad_fn = autograd_gradient(lambda v: monitor.loss(model(v)))
         grad_fn = expectation(grad_fn, self.eot)
         rule: Callable[[Tensor], Tensor] = direction_for(ctx.threat.norm, self.step_size())
         if self.momentum > 0:
             rule = Momentum(rule, self.momentum, self.normalize_momentum)
-        x0 = random_start(video, ctx.threat, ctx.generator) if self.random_start else video
+        x0 = random_start(video, ctx.threat, ctx.generator) if self.random_start else video.clone()
+        goal = self._goal(model, ctx)
+        spent = [0, False]
+
+        def on_step(i: int) -> bool:
+            score = monitor.take()
+            spent[0] = i + 1
+            spent[1] = goal is not None and score is not None and goal.reached(score)
+            return bool(spent[1])
+
         adv = descend(grad_fn, video, x0, rule=rule, threat=ctx.threat, iterations=self.iterations,
-                      project=self.project_each_step)
-        ctx.iterations = self.iterations
-        ctx.extras.update(chunked=bool(chunked), step=self.step_size())
+                      project=self.project_each_step, on_step=on_step, copy=False)
+        del x0
+        ctx.iterations = int(spent[0])
+        ctx.extras.update(chunked=bool(chunked), step=self.step_size(), early_stop=self.early_stop,
+                          goal_met=bool(spent[1]), goal=float("nan") if goal is None else goal.threshold)
         return adv
 
 
@@ -357,7 +521,8 @@ class PGD(GradientAttack):
 
     Random start inside the budget, ``iterations`` steps of ``step`` (default ``2.5 eps /
     iterations``): sign steps for linf, per-frame RMS-normalised steps for l2; projection and
-    clamp after every step. Queries: ``iterations``.
+    clamp after every step; stops early when the score meets the loss's goal (``early_stop``).
+    Queries: the steps taken (at most ``iterations``).
     """
 
     name: ClassVar[str] = "pgd"
@@ -367,13 +532,16 @@ class PGD(GradientAttack):
 
     def __init__(self, threat: ThreatModel | None = None, *, loss: str | Callable[..., Tensor] = "srb",
                  iterations: int = 10, step: float | None = None, random_start: bool = True,
-                 chunked: bool | None = None, eot: int = 1, seed: int | None = 0) -> None:
+                 chunked: bool | None = None, eot: int = 1, early_stop: bool | None = None,
+                 stop_gain: float | None = None, seed: int | None = 0) -> None:
         super().__init__(threat, loss=loss, iterations=iterations, step=step,
-                         random_start=random_start, chunked=chunked, eot=eot, seed=seed)
+                         random_start=random_start, chunked=chunked, eot=eot, early_stop=early_stop,
+                         stop_gain=stop_gain, seed=seed)
 
     def step_size(self) -> float:
         return self.step if self.step is not None else 2.5 * self.threat.eps / self.iterations
 
 
-__all__ = ["Adam", "GradientAttack", "L2Step", "Momentum", "PGD", "SignStep", "WhiteBoxSRB",
-           "autograd_gradient", "chunked_gradient", "descend", "direction_for", "expectation", "random_start"]
+__all__ = ["Adam", "DEFAULT_WHITEBOX", "GradientAttack", "L2Step", "Momentum", "OFFICIAL_WHITEBOX", "PGD",
+           "SCHEDULES", "Scheduled", "ScoreMonitor", "SignStep", "WhiteBoxSRB", "autograd_gradient",
+           "chunked_gradient", "descend", "direction_for", "expectation", "random_start", "step_factors"]

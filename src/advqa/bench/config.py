@@ -124,6 +124,8 @@ class Experiment:
     examples: int = 1  # example frames per (model, dataset, attack) kept for the report
     attackers: tuple[str, ...] | None = None  # None: the defaults (see attackers_for)
     eot: int = 8  # EOT samples of the adaptive attacker on a randomised defended model
+    #: where jobs run: {"name": "serial"} (default) or {"name": "ray", "address": ..., "workers": N, ...}
+    executor: dict[str, Any] = field(default_factory=lambda: {"name": "serial"})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -229,7 +231,7 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the top level must be a mapping with models, datasets and attacks")
     _check_keys(data, {"name", "models", "datasets", "attacks", "seed", "device", "save_adversarial",
-                       "examples", "attackers", "eot"}, source)
+                       "examples", "attackers", "eot", "executor"}, source)
     for key in ("models", "datasets", "attacks"):
         if not isinstance(data.get(key), list) or not data[key]:
             raise ConfigError(f"{source}: '{key}' must be a non-empty list")
@@ -292,7 +294,27 @@ def experiment_from_dict(data: dict[str, Any], *, source: str = "config") -> Exp
         seed=seed, device=str(data.get("device", "cpu")),
         save_adversarial=bool(data.get("save_adversarial", False)), examples=examples,
         attackers=parse_attackers(data.get("attackers"), f"{source}: attackers"), eot=eot,
+        executor=parse_executor(data.get("executor"), f"{source}: executor"),
     )
+
+
+#: the options each executor takes (besides its name)
+EXECUTORS = {"serial": set(), "ray": {"address", "workers", "cpus_per_job", "gpus_per_job", "max_retries",
+                                      "num_cpus", "object_store_memory"}}
+
+
+def parse_executor(value: Any, where: str) -> dict[str, Any]:
+    """``executor:`` as ``{"name": ..., **options}``: ``serial`` (default) or ``ray`` with its options."""
+    from advqa.errors import UnknownNameError
+
+    if value is None:
+        return {"name": "serial"}
+    entry = _as_entry(value, where)
+    name = str(entry["name"])
+    if name not in EXECUTORS:
+        raise UnknownNameError("executor", name, EXECUTORS)
+    _check_keys(entry, {"name"} | EXECUTORS[name], where)
+    return entry
 
 
 def load_experiment(path: str | Path) -> Experiment:

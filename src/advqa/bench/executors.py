@@ -97,4 +97,20 @@ class SerialExecutor(Executor):
                 return
 
 
-__all__ = ["Execute", "Executor", "OnRow", "SerialExecutor"]
+def make_executor(spec: dict[str, Any] | None) -> Executor:
+    """The executor an experiment's ``executor:`` entry names (``serial`` or ``ray``)."""
+    spec = dict(spec or {"name": "serial"})
+    name = spec.pop("name", "serial")
+    if name == "serial":
+        return SerialExecutor()
+    if name == "ray":
+        from advqa.bench.ray_executor import RayExecutor
+
+        address = spec.pop("address", None)
+        return RayExecutor(address, **spec)
+    from advqa.errors import UnknownNameError
+
+    raise UnknownNameError("executor", str(name), ["serial", "ray"])
+
+
+__all__ = ["Execute", "Executor", "OnRow", "SerialExecutor", "make_executor"]

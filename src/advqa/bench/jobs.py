@@ -495,15 +495,33 @@ def _execute_fit(job: FitJob, cache: WorkerCache) -> Row:
     return Row("state", {"path": job.state_path, "videos": len(job.videos), "time_s": elapsed})
 
 
+def _result_keys(job: Job) -> dict[str, Any]:
+    mkey, dkey, dataset, video_name, _, _, _ = job.key
+    return dict(model=mkey, defense=dkey, dataset=dataset, video=video_name, attack=job.attack.name,
+                config_hash=job.config_hash, attacker=job.attacker, label=job.attack.display(), config=job.config,
+                mos=job.video.mos, target=job.target)
+
+
+def failed_row(job: AnyJob, reason: str) -> Row:
+    """The row recorded for a job that could not be run (its worker died too often): status
+    ``failed`` with the reason; the next run retries it. A fit job cannot fail quietly: the
+    attacks need its state, so it raises."""
+    if isinstance(job, Job):
+        return Row("results", {**_result_keys(job), "status": "failed", "reason": reason})
+    if isinstance(job, CleanJob):
+        mkey, dkey, dataset, video = job.key
+        return Row("clean", {"model": mkey, "defense": dkey, "dataset": dataset, "video": video,
+                             "mos": job.video.mos, "score": None, "status": "failed", "reason": reason})
+    raise RuntimeError(f"{job.describe()} failed: {reason}")
+
+
 def _execute_attack(job: Job, cache: WorkerCache) -> Row:
     from advqa.defenses import unwrap
     from advqa.metrics.distortion import ssim
 
     mkey, dkey, dataset, video_name, _, _, _ = job.key
     label = job.attack.display()
-    row: dict[str, Any] = dict(model=mkey, defense=dkey, dataset=dataset, video=video_name, attack=job.attack.name,
-                               config_hash=job.config_hash, attacker=job.attacker, label=label, config=job.config,
-                               mos=job.video.mos, target=job.target)
+    row = _result_keys(job)
     model = cache.model(job.model, job.device)
     attacked = unwrap(model) if job.attacker == "naive" else model
     try:
@@ -545,5 +563,5 @@ def _execute_attack(job: Job, cache: WorkerCache) -> Row:
 
 
 __all__ = ["AnyJob", "CleanJob", "CleanScores", "FitJob", "Job", "Row", "VideoRef", "WorkerCache", "attackers_for",
-           "build_attack", "clean_models", "defense_key", "eot_for", "execute", "fit_set", "load_clip", "model_key",
+           "build_attack", "clean_models", "defense_key", "eot_for", "execute", "failed_row", "fit_set", "load_clip", "model_key",
            "plan", "plan_clean", "plan_fits", "save_example", "video_seed"]

@@ -120,6 +120,12 @@ class _Writer:
         return self.stopped
 
 
+def _clean_pending(store: ResultStore, job: CleanJob) -> bool:
+    """A clean score still to compute: none stored, or a ``failed`` one (its worker died)."""
+    row = store.clean_score(job.key[0], job.key[2], job.key[3], defense=job.key[1])
+    return row is None or row["status"] == "failed"
+
+
 def _state_usable(job: FitJob) -> bool:
     """Whether a stored fitted state can be reused (it exists and loads for this attack)."""
     path = Path(job.state_path)
@@ -155,14 +161,25 @@ def run_experiment(exp: Experiment, out_dir: str | Path, *, progress: Progress |
         model_registry.card(m.name)
     sets = {protocol.dataset_key(d): protocol.attacked_set(d, exp.seed) for d in exp.datasets}
     # the planner's probe of randomised models shares a serial executor's cache (one build per process)
+    owned = executor is None
     if executor is None:
-        executor = SerialExecutor()
-    cache = executor.cache if isinstance(executor, SerialExecutor) else WorkerCache()
+        from advqa.bench.executors import make_executor
 
+        executor = make_executor(exp.executor)
+    cache = executor.cache if isinstance(executor, SerialExecutor) else WorkerCache()
+    try:
+        return _run(exp, out, report, sets, executor, cache, progress, max_rows)
+    finally:
+        if owned:
+            executor.close()
+
+
+def _run(exp: Experiment, out: Path, report: RunReport, sets: dict, executor: Executor, cache: WorkerCache,
+         progress: Progress | None, max_rows: int | None) -> RunReport:
     with ResultStore(report.database) as store:
         # 1. clean scores of every set
         clean_jobs = plan_clean(exp, sets)
-        pending = [j for j in clean_jobs if store.clean_score(j.key[0], j.key[2], j.key[3], defense=j.key[1]) is None]
+        pending = [j for j in clean_jobs if _clean_pending(store, j)]
         executor.run(pending, execute, _Writer(store, report, _Progress(progress, "clean", pending)))
         clean: dict[tuple[str, str, str, str], float | None] = {}
         attacked_models = {(model_key(m), defense_key(m.defense)) for m in exp.models}

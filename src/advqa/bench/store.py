@@ -196,9 +196,10 @@ class ResultStore:
     # attack results -------------------------------------------------------------------------
     def has(self, model: str, dataset: str, video: str, attack: str, chash: str, *, defense: str = "",
             attacker: str = "") -> bool:
+        """Whether a finished row exists (a ``failed`` row, whose worker died, is to be retried)."""
         return self._db.execute(
             "SELECT 1 FROM results WHERE model=? AND defense=? AND dataset=? AND video=? AND attack=? "
-            "AND config_hash=? AND attacker=?",
+            "AND config_hash=? AND attacker=? AND status != 'failed'",
             (model, defense, dataset, video, attack, chash, attacker)).fetchone() is not None
 
     def put(self, row: Mapping[str, Any]) -> None:

@@ -404,14 +404,8 @@ def apply_distortion(frames: np.ndarray, d: Distortion, *, seed: int = 0) -> np.
 # VMAF
 # --------------------------------------------------------------------------------------------
 
-def compute_vmaf(distorted: str | Path | Sequence[str | Path], reference: str | Path) -> list[float]:
-    """VMAF (model v0.6.1, mean over frames) of each distorted video against ``reference``.
-
-    Runs the ffmpeg binary of ``imageio-ffmpeg`` (libvmaf) once for all of them: the reference is
-    decoded once and split. Every input is read at the same frame rate (25 fps, ``-r`` before
-    ``-i``) and its timestamps are reset (``setpts=PTS-STARTPTS``), so frame ``i`` is compared
-    with frame ``i``; a longer input is cut to the shorter one. Scores are 0-100 (higher is better).
-    """
+def _vmaf_logs(distorted: str | Path | Sequence[str | Path], reference: str | Path) -> list[dict[str, Any]]:
+    """The libvmaf JSON logs of each distorted video against ``reference`` (one ffmpeg run)."""
     dist = [Path(distorted)] if isinstance(distorted, (str, Path)) else [Path(p) for p in distorted]
     if not dist:
         return []
@@ -433,11 +427,29 @@ def compute_vmaf(distorted: str | Path | Sequence[str | Path], reference: str | 
         for i in range(n):
             args += ["-map", f"[o{i}]", "-f", "null", "-"]
         _run_ffmpeg(args, cwd=Path(tmp))
-        scores = []
-        for i in range(n):
-            data = json.loads((Path(tmp) / f"vmaf{i}.json").read_text())
-            scores.append(float(data["pooled_metrics"]["vmaf"]["mean"]))
-    return scores
+        return [json.loads((Path(tmp) / f"vmaf{i}.json").read_text()) for i in range(n)]
+
+
+def compute_vmaf(distorted: str | Path | Sequence[str | Path], reference: str | Path) -> list[float]:
+    """VMAF (model v0.6.1, mean over frames) of each distorted video against ``reference``.
+
+    Runs the ffmpeg binary of ``imageio-ffmpeg`` (libvmaf) once for all of them: the reference is
+    decoded once and split. Every input is read at the same frame rate (25 fps, ``-r`` before
+    ``-i``) and its timestamps are reset (``setpts=PTS-STARTPTS``), so frame ``i`` is compared
+    with frame ``i``; a longer input is cut to the shorter one. Scores are 0-100 (higher is better).
+    """
+    return [float(log_["pooled_metrics"]["vmaf"]["mean"]) for log_ in _vmaf_logs(distorted, reference)]
+
+
+def compute_frame_vmaf(distorted: str | Path | Sequence[str | Path], reference: str | Path) -> list[np.ndarray]:
+    """Per-frame VMAF (model v0.6.1) of each distorted video against ``reference``: one float64
+    array ``(T,)`` per video, 0-100, from the same libvmaf run as :func:`compute_vmaf` (its
+    per-frame log; the mean of an array is the pooled score :func:`compute_vmaf` returns)."""
+    out = []
+    for log_ in _vmaf_logs(distorted, reference):
+        frames = sorted(log_["frames"], key=lambda f: int(f["frameNum"]))
+        out.append(np.array([float(f["metrics"]["vmaf"]) for f in frames], dtype=np.float64))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -694,6 +706,54 @@ def load_demo(split: str = "test", root: str | Path | None = None, build: bool =
         samples.append(Sample(name=row["name"], path=root / row["file"], mos=float(row["mos"]), meta=meta))
     return VideoDataset(name=NAME, samples=samples, mos_range=MOS_RANGE, root=root,
                         info={"split": split, "version": VERSION, "labels": LABEL_TYPE})
+
+
+def demo_frame_vmaf(split: str = "all", root: str | Path | None = None, *, cache: bool = True,
+                    build: bool = True) -> dict[str, np.ndarray]:
+    """Per-frame VMAF of the demo videos: ``{video name: (T,) float64 array, 0-100}``.
+
+    Computed with the same libvmaf run as the build's labels (:func:`compute_frame_vmaf`, each
+    version against its source's pristine clip; the mean of a video's array is its ``vmaf``
+    column), one ffmpeg run per source (about 2-3 s each). With ``cache`` the values are stored
+    beside the build, in ``<root>-frame-vmaf.json`` (by default
+    ``$ADVQA_HOME/datasets/demo-v2-frame-vmaf.json``), keyed by the SHA-256 of the build's
+    ``manifest.json``, and reused while that build is unchanged; ``cache=False`` computes them
+    afresh and stores nothing. ``split``: "train", "test" or "all".
+    """
+    ds = load_demo(split, root=root, build=build)
+    root_p = Path(ds.root) if ds.root is not None else default_root()
+    key = _sha256(root_p / "manifest.json")
+    cache_file = root_p.parent / f"{root_p.name}-frame-vmaf.json"
+    stored: dict[str, list[float]] = {}
+    if cache and cache_file.is_file():
+        try:
+            data = json.loads(cache_file.read_text())
+            if data.get("manifest_sha256") == key:
+                stored = data["frames"]
+        except (OSError, ValueError, KeyError):
+            stored = {}
+    by_source: dict[str, list[Sample]] = {}
+    for s in ds:
+        by_source.setdefault(s.meta["source"], []).append(s)
+    out: dict[str, np.ndarray] = {}
+    fresh = False
+    for source, samples in by_source.items():
+        if all(s.name in stored for s in samples):
+            out.update({s.name: np.asarray(stored[s.name], dtype=np.float64) for s in samples})
+            continue
+        ref = next((s for s in samples if s.meta["distortion"] == "pristine"), None)
+        if ref is None:  # a split always holds whole sources, the pristine clip included
+            raise DatasetError(f"demo source {source} has no pristine version in {root_p}; rebuild the demo set")
+        for s, v in zip(samples, compute_frame_vmaf([s.path for s in samples], ref.path)):
+            out[s.name] = v
+            stored[s.name] = [round(float(x), 6) for x in v]
+        fresh = True
+        log.info("per-frame VMAF of demo source %s", source)
+    if cache and fresh:
+        tmp = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"manifest_sha256": key, "frames": stored}))
+        os.replace(tmp, cache_file)
+    return out
 
 
 def _rebuild_args(root: Path) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from advqa.data.base import Sample, VideoDataset
+from advqa.data.base import ImageDataset, Sample, VideoDataset
 from advqa.errors import DatasetError
 
 log = logging.getLogger(__name__)
@@ -274,11 +274,12 @@ def require_mat(data: dict[str, Any], path: Path, keys: Iterable[str], what: str
         raise DatasetError(f"{path}: missing variable(s) {', '.join(missing)}; expected {what}")
 
 
-def check_mos(entries: Sequence[Entry], path: Path, dataset: str, mos_range: tuple[float, float]) -> None:
+def check_mos(entries: Sequence[Entry], path: Path, dataset: str, mos_range: tuple[float, float],
+              kind: str = "video") -> None:
     """A :class:`DatasetError` for an empty list, a MOS outside ``mos_range`` (the wrong file or
-    scale) or a video listed twice."""
+    scale) or a video (``kind``) listed twice."""
     if not entries:
-        raise DatasetError(f"{path}: no videos listed")
+        raise DatasetError(f"{path}: no {kind}s listed")
     lo, hi = mos_range
     where = "entry" if path.suffix.lower() == ".mat" else "line"
     seen: dict[str, int] = {}
@@ -287,7 +288,7 @@ def check_mos(entries: Sequence[Entry], path: Path, dataset: str, mos_range: tup
             raise DatasetError(f"{path}, {where} {e.line}: MOS {e.mos:g} of {e.name} is outside {dataset}'s "
                                f"scale [{lo:g}, {hi:g}]; is this {dataset}'s label file?")
         if e.name in seen:
-            raise DatasetError(f"{path}, {where} {e.line}: video {e.name} is listed twice (also {where} "
+            raise DatasetError(f"{path}, {where} {e.line}: {kind} {e.name} is listed twice (also {where} "
                                f"{seen[e.name]}); remove one")
         seen[e.name] = e.line
 
@@ -295,8 +296,9 @@ def check_mos(entries: Sequence[Entry], path: Path, dataset: str, mos_range: tup
 def build_dataset(name: str, entries: Sequence[Entry], root: Path, label_path: Path, *,
                   mos_range: tuple[float, float], label_format: str, layout: str,
                   allow_missing: bool = False, check_files: bool = True,
-                  info: dict[str, Any] | None = None) -> VideoDataset:
-    """Match ``entries`` to files under ``root`` and return the :class:`VideoDataset`.
+                  info: dict[str, Any] | None = None, kind: str = "video") -> VideoDataset:
+    """Match ``entries`` to files under ``root`` and return the :class:`VideoDataset` (an
+    :class:`ImageDataset` of image samples when ``kind`` is "image").
 
     Each entry takes the first of its candidate paths that is a file. Videos found nowhere raise a
     :class:`DatasetError` that counts them and lists the first few expected paths, unless
@@ -304,33 +306,34 @@ def build_dataset(name: str, entries: Sequence[Entry], root: Path, label_path: P
     With ``check_files=False`` nothing is looked up on disk and each sample gets its first
     candidate path (to inspect the labels without the videos).
     """
-    check_mos(entries, label_path, name, mos_range)
+    check_mos(entries, label_path, name, mos_range, kind)
     samples: list[Sample] = []
     missing: list[Entry] = []
     for e in entries:
         meta = {**e.meta, "label_line": e.line}
         if not check_files:
-            samples.append(Sample(e.name, root / e.candidates[0], e.mos, meta))
+            samples.append(Sample(e.name, root / e.candidates[0], e.mos, meta, kind))
             continue
         found = next((root / c for c in e.candidates if (root / c).is_file()), None)
         if found is None:
             missing.append(e)
         else:
-            samples.append(Sample(e.name, found, e.mos, meta))
+            samples.append(Sample(e.name, found, e.mos, meta, kind))
     if missing:
         shown = ", ".join(str(root / e.candidates[0]) for e in missing[:SHOW_MISSING])
         more = f" and {len(missing) - SHOW_MISSING} more" if len(missing) > SHOW_MISSING else ""
-        msg = (f"{name}: {len(missing)} of {len(entries)} videos listed in {label_path} are not under "
+        msg = (f"{name}: {len(missing)} of {len(entries)} {kind}s listed in {label_path} are not under "
                f"{root}: {shown}{more}")
         if not allow_missing:
             raise DatasetError(f"{msg}. Download them into {root} in the release layout ({layout}), "
-                               "or pass allow_missing=True to run on the videos that are there")
+                               f"or pass allow_missing=True to run on the {kind}s that are there")
         if not samples:
-            raise DatasetError(f"{msg}; none of the listed videos is there. Expected layout: {layout}")
+            raise DatasetError(f"{msg}; none of the listed {kind}s is there. Expected layout: {layout}")
         log.warning("%s; dropping them (allow_missing=True)", msg)
-    log.info("%s: %d videos from %s", name, len(samples), label_path)
+    log.info("%s: %d %ss from %s", name, len(samples), kind, label_path)
     out_info: dict[str, Any] = {"labels": str(label_path), "label_format": label_format,
                                 **(info or {})}
     if missing:
         out_info["missing"] = [e.name for e in missing]
-    return VideoDataset(name, samples, mos_range, root=root, info=out_info)
+    cls = ImageDataset if kind == "image" else VideoDataset
+    return cls(name, samples, mos_range, root=root, info=out_info)

@@ -23,6 +23,20 @@ for _name, _target, _summary in (
     ("lsvq", "advqa.data.lsvq:load_lsvq", "LSVQ: 39k videos, MOS 0-100 (splits train/test/test-1080p/all)"),
 ):
     DATASETS.add(_name, _target, summary=_summary)
+DATASETS.add("koniq-10k", "advqa.data.koniq:load_koniq", aliases=("koniq10k", "koniq"),
+             summary="KonIQ-10k: 10,073 images, MOS 0-100 (official split train/validation/test)")
+DATASETS.add("clive", "advqa.data.clive:load_clive", aliases=("livec", "live-challenge"),
+             summary="CLIVE (LIVE Challenge): 1,162 images, MOS 0-100 (NT's 80/20 split nt-train/nt-test)")
+DATASETS.add("kadid-10k", "advqa.data.kadid:load_kadid", aliases=("kadid10k", "kadid"),
+             summary="KADID-10k: 10,125 images of 81 references, DMOS 1-5 (split by reference)")
+DATASETS.add("tid2013", "advqa.data.tid2013:load_tid2013",
+             summary="TID2013: 3,000 images of 25 references, MOS 0-9 (split by reference)")
+DATASETS.add("spaq", "advqa.data.spaq:load_spaq",
+             summary="SPAQ: 11,125 smartphone photos, MOS 0-100 (seeded 80/20 split)")
+DATASETS.add("image-folder", "advqa.data.image_folder:load_image_folder",
+             summary="your own images: a folder with labels.csv (name,mos)")
+DATASETS.add("unlabelled-images", "advqa.data.image_folder:load_unlabelled_images",
+             summary="your own images without MOS (attacks and score gains only)")
 
 
 def available() -> dict[str, str]:

@@ -86,10 +86,13 @@ class Defense(QualityModel):
     # -- the card -----------------------------------------------------------------------------
     @property
     def card(self) -> ModelCard:  # type: ignore[override]
-        """The inner model's card, renamed ``inner+defence`` and keeping the inner card inside."""
+        """The inner model's card, renamed ``model+defence+...`` (defences in the order they see
+        the input) and keeping the inner card inside."""
         inner = self.model.card
-        notes = f"{inner.name} defended by {self.name}" + (f": {self.summary}" if self.summary else "")
-        return replace(inner, name=f"{inner.name}+{self.name}", notes=notes, inner=inner, defense=self.name,
+        root = unwrap(self).card
+        chain = self.name if not inner.defense else f"{self.name}+{inner.defense}"  # in input order
+        notes = f"{root.name} defended by {chain}" + (f"; {self.name}: {self.summary}" if self.summary else "")
+        return replace(inner, name=f"{root.name}+{chain}", notes=notes, inner=inner, defense=chain,
                        weights=inner.weights)
 
     @property

@@ -15,12 +15,23 @@ from advqa.models.base import QualityModel
 from advqa.registry import Registry
 
 DEFENSES: Registry[type[Defense]] = Registry("defense", skip=("model",))
+DEFENSES.add("median-smoothing", "advqa.defenses.smoothing:MedianSmoothing")
 
 for _name, _target in (
     ("grid", "advqa.defenses.grid:GridSampling"),
     ("guardian", "advqa.defenses.guardian:GuardianMap"),
+<<<<<<< HEAD
     ("temporal", "advqa.defenses.temporal:TemporalFusion"),
     ("secure", "advqa.defenses.temporal:SecurePrinciples"),
+=======
+    ("jpeg", "advqa.defenses.purification:JpegReencoding"),
+    ("h264", "advqa.defenses.purification:H264Reencoding"),
+    ("blur", "advqa.defenses.purification:GaussianBlur"),
+    ("median", "advqa.defenses.purification:MedianFilter"),
+    ("bitdepth", "advqa.defenses.purification:BitDepthReduction"),
+    ("resize", "advqa.defenses.purification:DownUpResize"),
+    ("random-resize-pad", "advqa.defenses.purification:RandomResizePad"),
+>>>>>>> main
 ):
     DEFENSES.add(_name, _target)
 

@@ -10,8 +10,15 @@ convert between the two.
   ``ffmpeg -pix_fmt rgb24`` command line does (the official VSFA/MDTVSFA feature scripts read
   videos that way, through scikit-video), and the display rotation of phone videos is applied like
   ffmpeg's autorotate.
-* :func:`probe` reads container and stream metadata; it counts frames by demuxing packets (no
-  decoding) only when the container does not store a frame count (e.g. Matroska).
+* Header frame counts are hints, never checked against: variable-frame-rate files, AVIs with
+  dropped frames (empty "repeat the previous frame" chunks that the header counts) and streams
+  without a count are normal. What is there is decoded; the frame rate and duration come from the
+  frame timestamps. A file is reported truncated only on evidence: a demux or decode error, a
+  packet cut off by the end of the file, or a frame-data element of the container that runs past
+  the end of the file (:mod:`advqa.io.containers`).
+* :func:`probe` reads container and stream metadata; it takes the frame count from an MP4/MOV
+  sample table (an index of every coded frame) and otherwise counts packets by demuxing the file
+  (no decoding), and says which in ``VideoInfo.frames_source``.
 * :func:`write_video_lossless` stores RGB frames bit-exactly (FFV1, ``bgr0`` pixels, in Matroska),
   so an adversarial video saved and read back has the same 8-bit values.
 * :func:`write_video` encodes lossily (H.264, HEVC, VP9, AV1, MPEG-2, MPEG-4, MJPEG) at a given CRF or
@@ -88,8 +95,11 @@ class VideoClip:
     """Decoded frames of one video.
 
     ``frames``: uint8 RGB ``(T, H, W, 3)``; ``fps``: the source's frame rate in frames per second
-    (not divided by ``stride``); ``start``/``stride``: which source frames these are
-    (``start + i * stride``).
+    (not divided by ``stride``): its nominal rate when the frame timestamps keep to it, otherwise
+    (variable frame rate, dropped frames) the mean rate of the decoded frames;
+    ``start``/``stride``: which decoded frames these are (``start + i * stride``); ``times``:
+    presentation time of each returned frame in seconds after the first frame of the stream,
+    shape ``(T,)`` (``None`` when built by hand).
     """
 
     frames: np.ndarray
@@ -97,6 +107,7 @@ class VideoClip:
     path: Path
     start: int = 0
     stride: int = 1
+    times: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.frames.shape[0])
@@ -116,8 +127,14 @@ class VideoInfo:
     """Metadata of a video file (first video stream).
 
     ``width``/``height`` are the displayed size in pixels (what :func:`read_video` returns, i.e.
-    swapped for a 90/270 degree ``rotation``); ``fps`` in frames per second; ``duration_s`` in
-    seconds; ``codec`` the decoder name (e.g. "h264"); ``pix_fmt`` the stored pixel format.
+    swapped for a 90/270 degree ``rotation``); ``fps`` in frames per second (the nominal rate
+    when the timestamps keep to it, otherwise the mean rate ``frames / duration_s``);
+    ``duration_s`` in seconds, from the timestamps; ``codec`` the decoder name (e.g. "h264");
+    ``pix_fmt`` the stored pixel format. ``frames_source`` says where ``frames`` comes from:
+    ``"header"`` (an MP4/MOV sample table, which indexes every coded frame) or ``"counted"``
+    (video packets counted by demuxing). ``header_frames`` is the count the stream header declares
+    (0 when it has none; an AVI header also counts empty "repeat the previous frame" chunks);
+    ``nominal_fps`` the frame rate the stream declares.
     """
 
     path: Path
@@ -129,6 +146,9 @@ class VideoInfo:
     duration_s: float
     pix_fmt: str
     rotation: int = 0
+    frames_source: str = "header"
+    header_frames: int = 0
+    nominal_fps: float = 0.0
 
 
 # --------------------------------------------------------------------------- reading
@@ -208,7 +228,8 @@ def _duration_s(container: Any, stream: Any) -> float:
 def _declared_frames(stream: Any) -> int:
     """Frame count the video stream's header declares (0 when unknown); no demuxing or decoding.
 
-    The container's duration is not used: it includes audio, which may outlast the video.
+    A hint (to size buffers), never a check: see the module docstring. The container's duration
+    is not used: it includes audio, which may outlast the video.
     """
     if stream.frames and stream.frames > 0:
         return int(stream.frames)
@@ -240,42 +261,122 @@ def _to_rgb(frame: Any, autorotate: bool) -> np.ndarray:
     return rgb
 
 
+class _Timeline:
+    """Presentation times (seconds) of the decoded frames of one stream, and what they imply."""
+
+    def __init__(self, nominal_fps: float) -> None:
+        self.nominal = nominal_fps
+        self.times: list[float] = []
+        self.last_duration = 0.0  # seconds the last frame lasts, when the file says
+
+    def add(self, time: float | None, duration: float = 0.0) -> float:
+        """Record one frame (``time`` None when it has no timestamp); return its time from the first."""
+        if time is None:
+            time = self.times[-1] + 1.0 / self.nominal if self.times else 0.0
+        self.times.append(float(time))
+        self.last_duration = max(float(duration), 0.0)
+        return self.times[-1] - self.times[0]
+
+    def summary(self) -> tuple[float, float, bool]:
+        """``(fps, duration_s, constant)``: the nominal rate when every frame interval is within half
+        a nominal interval of it (constant frame rate), otherwise the mean rate over the duration;
+        the duration runs from the first frame to the end of the last one."""
+        period = 1.0 / self.nominal
+        t = np.sort(np.asarray(self.times, dtype=np.float64))
+        if t.size < 2:
+            return self.nominal, t.size * (self.last_duration or period), True
+        steps = np.diff(t)
+        constant = bool(np.all(np.abs(steps - period) <= 0.5 * period))
+        last = self.last_duration or (period if constant else float(np.median(steps)))
+        duration = float(t[-1] - t[0]) + last
+        return (self.nominal if constant else t.size / duration), duration, constant
+
+
+def _frame_time(obj: Any) -> tuple[float | None, float]:
+    """(presentation time, duration) in seconds of a frame or packet; time None when unknown."""
+    tb = obj.time_base
+    if tb is None:
+        return None, 0.0
+    ts = obj.pts if obj.pts is not None else obj.dts
+    return (None if ts is None else float(ts * tb)), float((obj.duration or 0) * tb)
+
+
+def _cut_packet(packet: Any, file_size: int) -> bool:
+    """A packet the demuxer read short at the end of the file (FFmpeg flags it corrupt)."""
+    if not packet.size or not packet.is_corrupt:
+        return False
+    pos = packet.pos
+    return pos is None or pos < 0 or pos + packet.size >= file_size
+
+
+def _truncation(p: Path, container: Any, cut_at: int | None) -> str | None:
+    """The evidence that ``p`` was cut short, once its packets are read; ``None`` when there is none."""
+    from advqa.io.containers import missing_frame_data
+
+    if cut_at is not None:
+        return f"its last packet (at byte {cut_at}) is cut off by the end of the file"
+    return missing_frame_data(p, str(container.format.name))
+
+
+def _truncated(p: Path, evidence: str) -> VideoReadError:
+    return VideoReadError(p, f"it is truncated: {evidence}; re-download or re-encode it")
+
+
 def _decode(p: Path, start: int, stride: int, max_frames: int | None, autorotate: bool,
             meta: dict[str, Any] | None = None) -> Iterator[np.ndarray]:
-    """Yield the selected frames of ``p`` as uint8 (H, W, 3); close the file when done."""
+    """Yield the selected frames of ``p`` as uint8 (H, W, 3); close the file when done.
+
+    ``meta`` (if given) receives ``declared`` (the header's frame count, a hint for buffer sizes)
+    at once, and ``timeline`` (a :class:`_Timeline` of every decoded frame) and ``times`` (the
+    times of the yielded frames) as decoding goes.
+    """
     av = _av()
     container, stream = _open(p)
     try:
         stream.thread_type = "AUTO"
-        declared = _declared_frames(stream)
+        size = p.stat().st_size
+        timeline = _Timeline(_stream_fps(stream))
+        times: list[float] = []
         if meta is not None:
-            meta.update(fps=_stream_fps(stream), declared=declared)
+            meta.update(declared=_declared_frames(stream), timeline=timeline, times=times)
         decoded = yielded = 0
-        frames = container.decode(stream)
+        cut_at: int | None = None
+        packets = container.demux(stream)
         while True:
             try:
-                frame = next(frames)
+                packet = next(packets)
             except StopIteration:
                 break
             except av.error.FFmpegError as e:
                 raise VideoReadError(
                     p, f"corrupt or truncated data after {decoded} decoded frames ({_reason(e)}); "
                        "re-download or re-encode the file") from e
-            i = decoded
-            decoded += 1
-            if i < start or (i - start) % stride:
-                continue
-            yield _to_rgb(frame, autorotate)
-            yielded += 1
-            if max_frames is not None and yielded >= max_frames:
-                return
-        # Reached the end of the file: a file that stops well before the frame count its header
-        # declares was cut short (Matroska and MP4 with the index first decode silently).
-        tolerance = max(2, math.ceil(0.01 * declared))
-        if declared and decoded < declared - tolerance:
-            raise VideoReadError(
-                p, f"the file ends after {decoded} frames but its header declares {declared}: "
-                   "it is truncated; re-download or re-encode it")
+            if _cut_packet(packet, size):
+                cut_at = packet.pos if packet.pos is not None and packet.pos >= 0 else size
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as e:
+                if cut_at is not None:
+                    raise _truncated(p, _truncation(p, container, cut_at) or "") from e
+                raise VideoReadError(
+                    p, f"corrupt or truncated data after {decoded} decoded frames ({_reason(e)}); "
+                       "re-download or re-encode the file") from e
+            for frame in frames:
+                t = timeline.add(*_frame_time(frame))
+                i = decoded
+                decoded += 1
+                if i < start or (i - start) % stride:
+                    continue
+                times.append(t)
+                yield _to_rgb(frame, autorotate)
+                yielded += 1
+                if max_frames is not None and yielded >= max_frames:
+                    return
+        # The end of the file: header frame counts are not evidence of anything (see the module
+        # docstring); a cut packet or a frame-data element running past the end of the file is.
+        evidence = _truncation(p, container, cut_at)
+        if evidence:
+            raise _truncated(p, evidence)
         if decoded == 0:
             raise VideoReadError(p, "the video stream has no frames; pass a non-empty video")
         if yielded == 0:
@@ -304,8 +405,10 @@ def read_video(path: str | os.PathLike[str], *, max_frames: int | None = None, s
                stride: int = 1, autorotate: bool = True) -> VideoClip:
     """Decode frames ``start + i * stride`` (``i < max_frames``) of a video into a :class:`VideoClip`.
 
-    Returns uint8 RGB frames ``(T, H, W, 3)`` and the source fps. Frames go straight into one
-    array sized from the header's frame count, so memory holds only the requested frames; decoding
+    Returns uint8 RGB frames ``(T, H, W, 3)``, the source fps and each frame's time. Frame
+    indices count the frames the file codes (an AVI's empty "repeat the previous frame" chunks
+    are not frames; the timestamps keep the gaps). Frames go straight into one array sized from
+    the header's frame count (a hint), so memory holds only the requested frames; decoding
     stops once ``max_frames`` frames are collected. ``autorotate`` applies the stream's display
     rotation (multiples of 90 degrees), as ffmpeg does.
 
@@ -338,45 +441,74 @@ def read_video(path: str | os.PathLike[str], *, max_frames: int | None = None, s
         n += 1
     assert buf is not None  # _decode raises when nothing was decoded
     frames = buf if n == buf.shape[0] else buf[:n].copy()
-    return VideoClip(frames=frames, fps=float(meta["fps"]), path=p, start=int(start),
-                     stride=int(stride))
+    fps, _, _ = meta["timeline"].summary()
+    return VideoClip(frames=frames, fps=float(fps), path=p, start=int(start), stride=int(stride),
+                     times=np.asarray(meta["times"], dtype=np.float64))
 
 
 def probe(path: str | os.PathLike[str]) -> VideoInfo:
     """Metadata of a video's first video stream without decoding it.
 
-    The frame count is the header's when it stores one (MP4, AVI); otherwise (Matroska, WebM) it
-    is the number of video packets, found by demuxing (reading) the file without decoding. The
-    first frame is decoded only to read the display rotation. A video stream without frames gives
-    ``frames == 0`` (:func:`read_video` raises for it). Raises
-    :class:`~advqa.errors.VideoReadError` for missing, unreadable or corrupt files.
+    The frame count is the MP4/MOV sample table's (an index of every coded frame,
+    ``frames_source="header"``); for every other container (Matroska, WebM, AVI, ...) it is the
+    number of video packets, found by demuxing (reading) the file without decoding
+    (``frames_source="counted"``): an AVI header's count includes empty "repeat the previous
+    frame" chunks and a Matroska header has none. Duration and fps come from the packet
+    timestamps. The first frame is decoded only to read the display rotation. A video stream
+    without frames gives ``frames == 0`` (:func:`read_video` raises for it). Raises
+    :class:`~advqa.errors.VideoReadError` for missing, unreadable or corrupt files, and, where
+    for truncated ones (the container-structure evidence of :func:`read_video`, and a cut packet
+    where the packets are read).
     """
     av = _av()
     p = _check_readable(path)
     container, stream = _open(p)
     try:
         cc = stream.codec_context
-        fps = _stream_fps(stream)
-        frames = int(stream.frames or 0)
+        nominal = _stream_fps(stream)
+        header = int(stream.frames or 0)
+        fmt = str(container.format.name)
         rotation = 0
         try:
             for frame in container.decode(stream):
                 rotation = int(frame.rotation or 0)
                 break
-            if frames <= 0:  # reopen rather than seek: not every demuxer can seek back
-                container.close()
+            if header > 0 and ("mp4" in fmt or "mov" in fmt):
+                evidence = _truncation(p, container, None)
+                if evidence:
+                    raise _truncated(p, evidence)
+                frames, source = header, "header"
+                duration = _duration_s(container, stream) or header / nominal
+                fps = frames / duration if duration else nominal
+                if abs(fps - nominal) <= 1e-3 * nominal:
+                    fps = nominal  # constant rate: keep the exact declared value
+            else:
+                container.close()  # reopen rather than seek: not every demuxer can seek back
                 container, stream = _open(p)
-                frames = sum(1 for pkt in container.demux(stream) if pkt.size)
+                size = p.stat().st_size
+                timeline = _Timeline(nominal)
+                frames, source, cut_at = 0, "counted", None
+                for pkt in container.demux(stream):
+                    if not pkt.size:
+                        continue
+                    frames += 1
+                    timeline.add(*_frame_time(pkt))
+                    if _cut_packet(pkt, size):
+                        cut_at = pkt.pos if pkt.pos is not None and pkt.pos >= 0 else size
+                evidence = _truncation(p, container, cut_at)
+                if evidence:
+                    raise _truncated(p, evidence)
+                fps, duration, _ = timeline.summary() if frames else (nominal, 0.0, True)
         except av.error.FFmpegError as e:
             raise VideoReadError(p, f"corrupt data ({_reason(e)}); re-download or re-encode "
                                     "the file") from e
-        duration = _duration_s(container, stream) or (frames / fps if fps else 0.0)
         width, height = int(cc.width), int(cc.height)
         if rotation % 180:
             width, height = height, width
-        return VideoInfo(path=p, frames=frames, width=width, height=height, fps=fps,
+        return VideoInfo(path=p, frames=frames, width=width, height=height, fps=float(fps),
                          codec=str(cc.codec.canonical_name), duration_s=float(duration),
-                         pix_fmt=str(cc.pix_fmt or ""), rotation=rotation)
+                         pix_fmt=str(cc.pix_fmt or ""), rotation=rotation, frames_source=source,
+                         header_frames=header, nominal_fps=float(nominal))
     finally:
         container.close()
 

@@ -1,10 +1,12 @@
-"""Quality models: the :class:`QualityModel` contract, model cards and the registry."""
+"""Quality models: the :class:`QualityModel` contract, model cards, the registry and :func:`wrap`
+(any user ``nn.Module`` as an attack target)."""
 from __future__ import annotations
 
 from advqa.models.base import (FrameParts, FrameWiseModel, ImageQualityModel, ModelCard, QualityModel, WeightsSpec,
                                check_image, check_video)
 from advqa.models.registry import (DEFAULT_MODEL, MODELS, available, card, create, options, register, summary,
                                    unregister)
+from advqa.models.wrap import wrap
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -24,4 +26,5 @@ __all__ = [
     "register",
     "summary",
     "unregister",
+    "wrap",
 ]

@@ -1,4 +1,4 @@
-"""The QualityModel contract and model cards (design.md §2).
+"""The QualityModel contract and model cards.
 
 A :class:`QualityModel` maps a video tensor ``(B, T, 3, H, W)`` (float32, RGB, [0, 1]) to scores
 ``(B,)`` in the model's own scale. All preprocessing happens inside ``forward`` so that the score
@@ -120,6 +120,10 @@ class QualityModel(nn.Module):
     card: ClassVar[ModelCard]
     #: Whether two calls on the same input can give different scores (random sampling inside).
     stochastic: ClassVar[bool] = False
+    #: The pixel size of one unit of the network's normalised input: ``std`` when ``forward``
+    #: normalises ``[0, 1]`` pixels as ``(x - mean) / std`` (a float, or one per RGB channel);
+    #: ``None`` when unknown. Used to express steps given in the normalised space (NT's ``h``).
+    input_std: ClassVar[float | tuple[float, float, float] | None] = None
 
     def __init__(self) -> None:
         super().__init__()

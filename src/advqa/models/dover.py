@@ -208,6 +208,7 @@ class DOVER(QualityModel):
     """
 
     card = DOVER_CARD
+    input_std = (STD_255[0] / 255.0, STD_255[1] / 255.0, STD_255[2] / 255.0)  # both views: (255 x - mean) / std
     stochastic = True
 
     #: The val-l1080p sample types of ``dover.yml``.

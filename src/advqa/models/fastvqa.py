@@ -167,6 +167,7 @@ class FastVQA(QualityModel):
     """
 
     card = FASTVQA_CARD
+    input_std = (STD[0] / 255.0, STD[1] / 255.0, STD[2] / 255.0)  # (255 x - mean) / std
     stochastic = True
 
     def __init__(self, config: FastVQAConfig = FASTVQA_B, *, temporal: Temporal = "dataset",

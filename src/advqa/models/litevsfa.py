@@ -173,6 +173,8 @@ class LiteVSFA(CheckpointedChunks, FrameWiseModel):
     short_side: int = 180
     #: Longer videos are sampled with a constant stride down to at most this many frames.
     max_frames: int = 96
+    #: ``(255 x - 127) / 128``: one normalised unit is 128/255 in pixel units.
+    input_std = 128.0 / 255.0
 
     def __init__(self) -> None:
         super().__init__()

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 from advqa.errors import InputError
 from advqa.models.base import FrameWiseModel, ModelCard, WeightsSpec
 from advqa.models.blocks import (
+    IMAGENET_STD,
     RESNET50_WEIGHTS,
     CheckpointedChunks,
     check_features,
@@ -146,6 +147,7 @@ class MDTVSFA(CheckpointedChunks, FrameWiseModel):
     """
 
     card = MDTVSFA_CARD
+    input_std = IMAGENET_STD  # frames are ImageNet-normalised
     chunk_size = 8
     feature_dim = 4096
 

@@ -35,6 +35,11 @@ for _name, _target in (
     ("fastvqa", "advqa.models.fastvqa:create_fastvqa"),
     ("fastervqa", "advqa.models.fastvqa:create_fastervqa"),
     ("dover", "advqa.models.dover:create_dover"),
+    ("securevqa", "advqa.models.securevqa:create_securevqa"),
+    ("hyperiqa", "advqa.models.hyperiqa:create_hyperiqa"),
+    ("dbcnn", "advqa.models.dbcnn:create_dbcnn"),
+    ("linearityiqa", "advqa.models.linearityiqa:create_linearityiqa"),
+    ("maniqa", "advqa.models.maniqa:create_maniqa"),
 ):
     MODELS.add(_name, _target)
 

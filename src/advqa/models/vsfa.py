@@ -31,6 +31,7 @@ from torch import Tensor
 from advqa.errors import InputError
 from advqa.models.base import FrameWiseModel, ModelCard, WeightsSpec
 from advqa.models.blocks import (
+    IMAGENET_STD,
     RESNET50_WEIGHTS,
     CheckpointedChunks,
     VSFAHead,
@@ -84,6 +85,7 @@ class VSFA(CheckpointedChunks, FrameWiseModel):
     """
 
     card = VSFA_CARD
+    input_std = IMAGENET_STD  # frames are ImageNet-normalised
     chunk_size = 8
     feature_dim = 4096
 

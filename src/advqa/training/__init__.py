@@ -1,20 +1,26 @@
-"""Training loops: model heads fitted on cached features (the default model ``litevsfa``; the
-fusion head of the ``temporal`` / ``secure`` defences, :mod:`advqa.training.secure`).
+"""Training loops: the default model's head on cached features (``litevsfa``), fine-tuning any
+model's chosen parameters with or without NT gradient-norm regularisation (Liu et al., CVPR 2024),
+and the fusion head of the ``temporal`` / ``secure`` defences (:mod:`advqa.training.secure`).
 
 ``python -m advqa.training --out head.pt`` retrains the shipped ``litevsfa`` head on the demo
-set's train split (:func:`advqa.training.litevsfa.main`). Names are imported on first use, so
-``import advqa.training`` stays cheap.
+set's train split (:func:`advqa.training.litevsfa.main`); :func:`finetune` (``advqa train
+--model ... --trainable ... --nt-lambda ...``) trains any model. Names are imported on first
+use, so ``import advqa.training`` stays cheap.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-__all__ = ["FusionResult", "TrainResult", "evaluate_head", "extract_features", "train_fusion", "train_litevsfa"]
-
-_LAZY = {name: "advqa.training.litevsfa" for name in ("TrainResult", "evaluate_head", "extract_features",
-                                                      "train_litevsfa")}
-_LAZY.update({name: "advqa.training.secure" for name in ("FusionResult", "train_fusion")})
+_LAZY = {
+    **{name: "advqa.training.litevsfa" for name in ("TrainResult", "evaluate_head", "extract_features",
+                                                       "train_litevsfa")},
+    **{name: "advqa.training.finetune" for name in ("FinetuneResult", "evaluate_model", "finetune",
+                                                       "select_trainable")},
+    **{name: "advqa.training.nt" for name in ("NTLoss", "nt_loss")},
+    **{name: "advqa.training.secure" for name in ("FusionResult", "train_fusion")},
+}
+__all__ = sorted(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

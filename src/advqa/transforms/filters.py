@@ -1,4 +1,5 @@
-"""Pixel-domain transforms: Gaussian blur, additive Gaussian noise, resizing, bit-depth reduction.
+"""Pixel-domain transforms: Gaussian blur, median filter, additive Gaussian noise, resizing,
+bit-depth reduction.
 
 Every function takes a float video ``(B, T, 3, H, W)`` in [0, 1] or images ``(B, 3, H, W)`` and
 returns the same layout, dtype and device (:func:`resize` changes ``H, W`` as asked). Outputs are
@@ -10,9 +11,10 @@ The arithmetic runs on the 0-255 scale, so a video on the 8-bit grid enters exac
 integers; with ``quantize=True`` the result is bit-identical to the same operation on uint8 frames.
 
 Gradients: :func:`gaussian_noise` and :func:`resize` / :func:`down_up_resize` without
-``quantize`` are differentiable (torch operations); :func:`gaussian_blur` (scipy) and
-:func:`bit_depth` (rounding) are not, so a defence built on them supplies its own gradient
-estimate (e.g. BPDA, identity through the transform).
+``quantize`` are differentiable (torch operations), and so is :func:`median_filter` almost
+everywhere (each output is one selected input pixel, which gets the whole gradient);
+:func:`gaussian_blur` (scipy) and :func:`bit_depth` (rounding) are not, so a defence built on
+them supplies its own gradient estimate (e.g. BPDA, identity through the transform).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from torch import Tensor
 from advqa.errors import InputError
 from advqa.transforms._checks import as_frames, check_int, check_number, check_video, work_dtype
 
-__all__ = ["MODES", "bit_depth", "down_up_resize", "gaussian_blur", "gaussian_noise", "resize"]
+__all__ = ["MODES", "bit_depth", "down_up_resize", "gaussian_blur", "gaussian_noise", "median_filter", "resize"]
 
 #: Interpolation modes of :func:`resize` and :func:`down_up_resize` (``torch.nn.functional.interpolate``).
 MODES = ("bicubic", "bilinear", "nearest")
@@ -55,6 +57,51 @@ def gaussian_blur(video: Tensor, sigma: float, *, quantize: bool = False) -> Ten
     x255 = (frames.detach().to("cpu", work_dtype(video)) * 255.0).numpy()
     out = torch.from_numpy(gaussian_filter(x255, sigma=(0, 0, sigma, sigma), mode="reflect"))
     return back(_finish(out, quantize)).to(device=video.device, dtype=video.dtype)
+
+
+def reflect_index(n: int, before: int, after: int) -> Tensor:
+    """Indices ``(before + n + after,)`` into a length-``n`` axis extended by mirroring with the
+    edge sample repeated (scipy.ndimage's ``mode="reflect"``: ``d c b a | a b c d | d c b a``),
+    periodic with period ``2 n`` so any padding width works."""
+    i = torch.arange(-before, n + after) % (2 * n)
+    return torch.where(i >= n, 2 * n - 1 - i, i)
+
+
+#: Elements per chunk of :func:`median_filter`'s window tensor (64 MiB of float32).
+_MEDIAN_CHUNK = 1 << 24
+
+
+def median_filter(video: Tensor, size: int) -> Tensor:
+    """Median of every ``size x size`` window of each frame and colour channel (channels and
+    frames are not mixed): the median smoothing of Xu, Evans, Qi, "Feature Squeezing: Detecting
+    Adversarial Examples in Deep Neural Networks", NDSS 2018.
+
+    The same values as ``scipy.ndimage.median_filter(x, size=(1, 1, size, size), mode="reflect")``:
+    the window of output pixel ``i`` covers ``i - size // 2 .. i - size // 2 + size - 1`` along each
+    axis (so an even ``size`` reaches one pixel further back than forward), edges are mirrored
+    with the edge pixel repeated, and of the ``n = size^2`` sorted window values the one at
+    0-based rank ``n // 2`` is taken (the upper median when ``n`` is even). ``size`` in [1, 31]
+    pixels; 1 is the identity. ``(B, T, 3, H, W)`` or ``(B, 3, H, W)`` in [0, 1] -> the same
+    shape, computed in torch a chunk of frames at a time; differentiable almost everywhere (the
+    gradient of each output goes to the input pixel the median selected).
+    """
+    name = "advqa.transforms.median_filter"
+    size = check_int(size, name, "size (pixels)", 1, 31)
+    video = check_video(video, name)
+    if size == 1:
+        return video.clone()
+    frames, back = as_frames(video)
+    n, c, h, w = frames.shape
+    rows = reflect_index(h, size // 2, size - 1 - size // 2).to(frames.device)
+    cols = reflect_index(w, size // 2, size - 1 - size // 2).to(frames.device)
+    rank = size * size // 2 + 1  # kthvalue counts from 1
+    step = max(1, _MEDIAN_CHUNK // (c * h * w * size * size))
+    out = []
+    for i in range(0, n, step):
+        x = frames[i:i + step][:, :, rows][:, :, :, cols]  # (m, 3, H + size - 1, W + size - 1)
+        windows = x.unfold(2, size, 1).unfold(3, size, 1).reshape(*x.shape[:2], h, w, size * size)
+        out.append(windows.kthvalue(rank, dim=-1).values)
+    return back(torch.cat(out))
 
 
 def gaussian_noise(video: Tensor, std: float, *, generator: torch.Generator | None = None,
