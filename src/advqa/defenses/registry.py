@@ -20,10 +20,8 @@ DEFENSES.add("median-smoothing", "advqa.defenses.smoothing:MedianSmoothing")
 for _name, _target in (
     ("grid", "advqa.defenses.grid:GridSampling"),
     ("guardian", "advqa.defenses.guardian:GuardianMap"),
-<<<<<<< HEAD
     ("temporal", "advqa.defenses.temporal:TemporalFusion"),
     ("secure", "advqa.defenses.temporal:SecurePrinciples"),
-=======
     ("jpeg", "advqa.defenses.purification:JpegReencoding"),
     ("h264", "advqa.defenses.purification:H264Reencoding"),
     ("blur", "advqa.defenses.purification:GaussianBlur"),
@@ -31,7 +29,6 @@ for _name, _target in (
     ("bitdepth", "advqa.defenses.purification:BitDepthReduction"),
     ("resize", "advqa.defenses.purification:DownUpResize"),
     ("random-resize-pad", "advqa.defenses.purification:RandomResizePad"),
->>>>>>> main
 ):
     DEFENSES.add(_name, _target)
 
