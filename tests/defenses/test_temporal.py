@@ -182,3 +182,77 @@ def test_fusion_head_reduction_and_padding():
         assert torch.allclose(padded, again(f, e), atol=1e-6)
     with pytest.raises(InputError):
         FusionHead(12, reduced=13)
+
+
+# ------------------------------------------------------------------ the paper's SlowFast branch
+
+
+@pytest.fixture(scope="module")
+def slowfast_file(tmp_path_factory):
+    """A SlowFast-R50 fast pathway with seeded random weights, saved under the hub's
+    ``model_state`` with a slow-pathway key that the loader must drop."""
+    from advqa.models.securevqa import SlowFastFastPathway
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        net = SlowFastFastPathway()
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.running_mean.normal_(0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    state = dict(net.state_dict())
+    state["blocks.0.multipathway_blocks.0.conv.weight"] = torch.zeros(64, 3, 1, 7, 7)  # slow pathway: dropped
+    path = tmp_path_factory.mktemp("slowfast") / "slowfast_r50.pyth"
+    torch.save({"model_state": state}, path)
+    return path, net
+
+
+def test_slowfast_branch_is_the_fast_pathway_per_frame(inner, slowfast_file):
+    """branch='slowfast': per-frame rows are the spatial means of the fast pathway's res5 output on
+    the ImageNet-normalised 224 x 224 frames; a change of frame 3 reaches frame 2's row (temporal
+    receptive field) but not frame 0's when the clip is long enough."""
+    path, net = slowfast_file
+    net.set_norm("running")
+    net.eval()
+    head = FusionHead(16, branch_dim=256).state_dict()
+    d = TemporalFusion(inner, weights=head, branch="slowfast", branch_weights=path)
+    assert d.branch.size == 224 and d.branch.out_dim == 256
+    video = _moving(t=8)
+    e = d.branch_features(video)
+    assert e.shape == (1, 8, 256)
+    x = torch.nn.functional.interpolate(video[0], size=(224, 224), mode="bilinear", align_corners=False)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1, 1)
+    with torch.no_grad():
+        ref = net((x.transpose(0, 1)[None] - mean) / std).mean(dim=(3, 4)).transpose(1, 2)
+    assert torch.allclose(e, ref, atol=1e-5)
+    moved = video.clone()
+    moved[:, 3] = 1 - moved[:, 3]
+    e2 = d.branch_features(moved)
+    assert float((e2[0, 2] - e[0, 2]).abs().max()) > 1e-4
+    # gradients reach the input through the frozen branch (white-box attacks see the whole model)
+    v = video.clone().requires_grad_(True)
+    d(v).sum().backward()
+    assert v.grad is not None and float(v.grad.abs().sum()) > 0
+
+
+def test_slowfast_branch_needs_its_weights(inner, tmp_path):
+    head = FusionHead(16, branch_dim=256).state_dict()
+    with pytest.raises(WeightsError, match="branch_weights=PATH"):
+        TemporalFusion(inner, weights=head, branch="slowfast")
+    bad = tmp_path / "other.pt"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, bad)
+    with pytest.raises(WeightsError, match="not a SlowFast-R50 checkpoint"):
+        TemporalFusion(inner, weights=head, branch="slowfast", branch_weights=bad)
+    with pytest.raises(InputError, match="branch must be one of"):
+        TemporalFusion(inner, weights=head, branch="x3d")
+    with pytest.raises(InputError, match="backbone_weights"):
+        TemporalFusion(inner, weights=head, branch_weights=bad)
+
+
+def test_slowfast_head_mismatch_is_named(inner, slowfast_file):
+    """An efficientnet-branch head (320-d branch input) on the slowfast branch (256-d) is refused."""
+    path, _ = slowfast_file
+    head = FusionHead(16, projection=8).state_dict()  # projection from 320-d features
+    with pytest.raises(WeightsError, match="trained with another branch"):
+        TemporalFusion(inner, weights=head, branch="slowfast", branch_weights=path)

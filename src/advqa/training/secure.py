@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from advqa.defenses.temporal import FusionHead, SecurePrinciples, TemporalFusion
+from advqa.defenses.temporal import FusionHead, SecurePrinciples, SlowFastBranch, TemporalBranch, TemporalFusion
 from advqa.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -307,6 +307,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", type=Path, required=True, help="where to save the head state_dict (.pt)")
     p.add_argument("--intra", default="grid,guardian", help="defences of the frame branch, comma-separated, or none")
     p.add_argument("--guardian", default="1/255", help="amplitude of the temporal branch's guardian map (0: none)")
+    p.add_argument("--branch", choices=sorted(TemporalFusion.BRANCHES), default="efficientnet",
+                   help="temporal branch: efficientnet (shipped ImageNet weights) or slowfast (the paper's)")
+    p.add_argument("--branch-weights", type=Path, default=None,
+                   help="the Kinetics-400 SlowFast-R50 checkpoint (pytorchvideo hub) for --branch slowfast")
     p.add_argument("--draws", type=int, default=3, help="cached random draws per training video")
     p.add_argument("--train-frames", type=int, default=12,
                    help="first frames of each training video the features are computed on (CPU time)")
@@ -326,10 +330,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     intra = [] if args.intra.strip().lower() in ("", "none") else [s.strip() for s in args.intra.split(",")]
     guardian = parse_number(args.guardian, "--guardian")
     inner = create("litevsfa")
-    f0 = FusionHead(inner.feature_dim)  # placeholder head for extraction (its weights are not used)
+    branch_dim = SlowFastBranch.out_dim if args.branch == "slowfast" else TemporalBranch.out_dim
+    f0 = FusionHead(inner.feature_dim, branch_dim)  # placeholder head for extraction (its weights are not used)
     cls = SecurePrinciples if intra == ["grid", "guardian"] else TemporalFusion
-    defence = cls(inner, weights=f0.state_dict(), intra=intra, guardian=guardian)
+    defence = cls(inner, weights=f0.state_dict(), intra=intra, guardian=guardian, branch=args.branch,
+                  branch_weights=args.branch_weights)
     key = f"intra={'+'.join(intra) or 'none'},guardian={guardian:.6f},size={defence.branch.size}"
+    if args.branch != "efficientnet":
+        key += f",branch={args.branch}"
     train, test = load_demo("train"), load_demo("test")
     train_samples = list(train)
     if args.shard:
