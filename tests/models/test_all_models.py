@@ -19,7 +19,7 @@ def _build(name: str) -> torch.nn.Module:
         return VSFA().eval()
     if name == "mdtvsfa":
         return MDTVSFA().eval()
-    if name in ("litevsfa", "litevsfa-nt", "liteiqa", "liteiqa-nt"):
+    if name in ("litevsfa", "litevsfa-nt", "liteiqa", "liteiqa-nt", "litevsfa-secure"):
         return create(name)
     if name in ("fastvqa", "fastervqa"):
         return create(name, pretrained=False, num_clips=1)

@@ -20,6 +20,8 @@ DEFENSES.add("median-smoothing", "advqa.defenses.smoothing:MedianSmoothing")
 for _name, _target in (
     ("grid", "advqa.defenses.grid:GridSampling"),
     ("guardian", "advqa.defenses.guardian:GuardianMap"),
+    ("temporal", "advqa.defenses.temporal:TemporalFusion"),
+    ("secure", "advqa.defenses.temporal:SecurePrinciples"),
     ("jpeg", "advqa.defenses.purification:JpegReencoding"),
     ("h264", "advqa.defenses.purification:H264Reencoding"),
     ("blur", "advqa.defenses.purification:GaussianBlur"),

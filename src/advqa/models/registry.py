@@ -32,6 +32,7 @@ MODELS: Registry[Factory] = Registry("model", skip=("weights", "device"))
 for _name, _target in (
     ("litevsfa", "advqa.models.litevsfa:create_litevsfa"),
     ("litevsfa-nt", "advqa.models.litevsfa_nt:create_litevsfa_nt"),
+    ("litevsfa-secure", "advqa.models.litevsfa_secure:create_litevsfa_secure"),
     ("vsfa", "advqa.models.vsfa:create_vsfa"),
     ("mdtvsfa", "advqa.models.mdtvsfa:create_mdtvsfa"),
     ("fastvqa", "advqa.models.fastvqa:create_fastvqa"),

@@ -1,6 +1,7 @@
 """Training loops: the default models' heads on cached features (``litevsfa``, ``liteiqa``),
 fine-tuning any model's chosen parameters with or without NT gradient-norm regularisation (Liu et
-al., CVPR 2024).
+al., CVPR 2024), and the fusion head of the ``temporal`` / ``secure`` defences
+(:mod:`advqa.training.secure`).
 
 ``python -m advqa.training --out head.pt`` retrains the shipped ``litevsfa`` head on the demo
 set's train split (:func:`advqa.training.litevsfa.main`); ``python -m advqa.training.liteiqa
@@ -21,6 +22,7 @@ _LAZY = {
                                                        "select_trainable")},
     **{name: "advqa.training.nt" for name in ("NTLoss", "nt_loss")},
     "train_liteiqa": "advqa.training.liteiqa",
+    **{name: "advqa.training.secure" for name in ("FusionResult", "train_fusion")},
 }
 __all__ = sorted(_LAZY)
 
