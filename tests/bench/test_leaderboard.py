@@ -299,7 +299,7 @@ def test_unknown_model_in_a_config_is_a_config_error(tmp_path):
     assert not (tmp_path / "out" / "results.sqlite").exists()
     r = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "unknown model 'litevsf'" in r.output
-    with pytest.raises(ConfigError, match="shipped experiments by name: benchmark, certify, demo"):
+    with pytest.raises(ConfigError, match="shipped experiments by name: benchmark, certify, defenses, demo"):
         load_experiment("benchmarks")
 
 
