@@ -56,6 +56,27 @@ def folder_dataset(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture
+def with_split(folder_dataset, tmp_path):
+    """``with_split(name)``: a copy of the folder dataset at ``tmp_path / name`` with a split column
+    (v1, v3 train; v0, v2, v4 test)."""
+    import shutil
+
+    def make(name: str = "ds") -> Path:
+        dst = tmp_path / name
+        shutil.copytree(folder_dataset, dst)
+        with (dst / "labels.csv").open() as fh:
+            rows = list(csv.DictReader(fh))
+        with (dst / "labels.csv").open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["name", "mos", "split"])
+            w.writeheader()
+            for r in rows:
+                w.writerow({**r, "split": "train" if r["name"] in ("v1.mkv", "v3.mkv") else "test"})
+        return dst
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def tiny_registered():
     """Register the tiny test model under TINY for the session, and remove it afterwards."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import pickle
-import shutil
 
 import numpy as np
 import pytest
@@ -245,21 +244,8 @@ def test_defended_run_rows(tmp_path, folder_dataset, doubles):
     assert again.computed == 0 and again.reused == 30
 
 
-def _split_dataset(src, dst):
-    """The folder dataset with a split column: v1, v3 train; v0, v2, v4 test."""
-    shutil.copytree(src, dst)
-    with (dst / "labels.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    with (dst / "labels.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["name", "mos", "split"])
-        w.writeheader()
-        for r in rows:
-            w.writerow({**r, "split": "train" if r["name"] in ("v1.mkv", "v3.mkv") else "test"})
-    return dst
-
-
-def test_fitted_attack_fits_once_and_resumes_from_its_state(tmp_path, folder_dataset, doubles, tiny_registered):
-    root = _split_dataset(folder_dataset, tmp_path / "ds")
+def test_fitted_attack_fits_once_and_resumes_from_its_state(tmp_path, with_split, doubles, tiny_registered):
+    root = with_split("ds")
     data = {"name": "uap", "seed": 0, "models": [tiny_registered, {"name": tiny_registered, "defense": "test-quantize"}],
             "datasets": [{"name": "folder", "root": str(root), "split": "test"}],
             "attacks": [{"name": "test-sign-uap", "eps": "4/255", "fit": {"videos": 2, "max_frames": 3}}]}
@@ -293,14 +279,15 @@ def test_fitted_attack_fits_once_and_resumes_from_its_state(tmp_path, folder_dat
     assert all(r[7] == 2 for r in rows_a)
 
 
-def test_fitted_attack_without_a_train_split_is_a_clear_error(tmp_path, folder_dataset, doubles, tiny_registered):
+def test_fitted_attack_without_a_train_split_is_a_clear_error(tmp_path, folder_dataset, with_split, doubles,
+                                                             tiny_registered):
     exp = experiment_from_dict({"models": [tiny_registered],
                                 "datasets": [{"name": "folder", "root": str(folder_dataset)}],
                                 "attacks": [{"name": "test-sign-uap"}]})
     with pytest.raises(ConfigError, match=r"no train split separate from the attacked videos.*fit\.split.*fit\.dataset"):
         run_experiment(exp, tmp_path / "out")
     # fitting on another dataset works
-    other = _split_dataset(folder_dataset, tmp_path / "other")
+    other = with_split("other")
     exp = experiment_from_dict({"models": [tiny_registered],
                                 "datasets": [{"name": "folder", "root": str(folder_dataset), "videos": 2}],
                                 "attacks": [{"name": "test-sign-uap",

@@ -2,8 +2,6 @@
 Korhonen and MADC, each row within its budget."""
 from __future__ import annotations
 
-import csv
-import shutil
 from pathlib import Path
 
 from advqa.bench.config import experiment_from_dict
@@ -13,21 +11,8 @@ from advqa.bench.store import ResultStore
 UAP_NPY = Path(__file__).resolve().parents[1] / "fixtures" / "msu_uaps" / "uap_maniqa_COCO.npy"
 
 
-def _with_split(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    with (dst / "labels.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    with (dst / "labels.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["name", "mos", "split"])
-        w.writeheader()
-        for r in rows:
-            split = "train" if r["name"] in ("v1.mkv", "v3.mkv") else "test"
-            w.writerow({"name": r["name"], "mos": r["mos"], "split": split})
-    return dst
-
-
-def test_msu_attacks_run_in_the_runner(tmp_path, folder_dataset, tiny_registered):
-    root = _with_split(folder_dataset, tmp_path / "ds")
+def test_msu_attacks_run_in_the_runner(tmp_path, with_split, tiny_registered):
+    root = with_split("ds")
     exp = experiment_from_dict({
         "name": "msu", "seed": 0, "models": [tiny_registered],
         "datasets": [{"name": "folder", "root": str(root), "split": "test", "max_frames": 2}],

@@ -34,7 +34,7 @@ import json
 import math
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -249,22 +249,19 @@ class ResultStore:
 
     def rows(self, **where: Any) -> list[dict[str, Any]]:
         """Result rows as dicts, filtered by equality on the given columns."""
-        bad = set(where) - set(RESULT_FIELDS)
+        return self._select("results", RESULT_FIELDS, "model, defense, dataset, label, attacker, video", where)
+
+    def _select(self, table: str, fields: Sequence[str], order: str, where: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Rows of ``table`` as dicts, filtered by equality on ``where`` (columns of ``fields``)."""
+        bad = set(where) - set(fields)
         if bad:
             raise KeyError(f"cannot filter on {sorted(bad)}")
         clause = " AND ".join(f"{k}=?" for k in where) or "1"
-        cur = self._db.execute(f"SELECT * FROM results WHERE {clause} "
-                               "ORDER BY model, defense, dataset, label, attacker, video", tuple(where.values()))
+        cur = self._db.execute(f"SELECT * FROM {table} WHERE {clause} ORDER BY {order}", tuple(where.values()))
         return [dict(r) for r in cur.fetchall()]
 
     def clean_rows(self, **where: Any) -> list[dict[str, Any]]:
-        bad = set(where) - set(CLEAN_FIELDS)
-        if bad:
-            raise KeyError(f"cannot filter on {sorted(bad)}")
-        clause = " AND ".join(f"{k}=?" for k in where) or "1"
-        cur = self._db.execute(f"SELECT * FROM clean WHERE {clause} ORDER BY model, defense, dataset, video",
-                               tuple(where.values()))
-        return [dict(r) for r in cur.fetchall()]
+        return self._select("clean", CLEAN_FIELDS, "model, defense, dataset, video", where)
 
     # certified bounds ------------------------------------------------------------------------
     def has_certified(self, model: str, dataset: str, video: str, chash: str, radii: Iterable[float], *,
@@ -297,13 +294,7 @@ class ResultStore:
 
     def certified_rows(self, **where: Any) -> list[dict[str, Any]]:
         """Certified rows as dicts, filtered by equality on the given columns."""
-        bad = set(where) - set(CERTIFIED_FIELDS)
-        if bad:
-            raise KeyError(f"cannot filter on {sorted(bad)}")
-        clause = " AND ".join(f"{k}=?" for k in where) or "1"
-        cur = self._db.execute(f"SELECT * FROM certified WHERE {clause} "
-                               "ORDER BY model, defense, dataset, config_hash, video, radius", tuple(where.values()))
-        return [dict(r) for r in cur.fetchall()]
+        return self._select("certified", CERTIFIED_FIELDS, "model, defense, dataset, config_hash, video, radius", where)
 
     def count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0])
