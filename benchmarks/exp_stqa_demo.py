@@ -114,7 +114,7 @@ def main() -> None:
     # transfer: the videos made against the target model, scored by other (defended) models
     targets_models = []
     names = available()
-    for other in ("litevsfa-nt",):
+    for other in ("litevsfa-nt", "litevsfa-secure"):
         if other in names:
             targets_models.append((other, create(other)))
     for d in ("grid", "guardian"):
@@ -143,7 +143,7 @@ def main() -> None:
             transfer.append(dict(model=label, attack=name, srcc_before=srcc(c, mos), srcc_after=srcc(a, mos),
                                  R=float(r_score(c, a, tg)), toward=float(np.mean(toward)),
                                  moved_right_way=float(np.mean(toward > 0))))
-    missing = [m for m in ("litevsfa-nt",) if m not in names]
+    missing = [m for m in ("litevsfa-nt", "litevsfa-secure") if m not in names]
     summary = dict(model=args.model, videos=len(samples), frames=args.frames, srb_lr=args.srb_lr,
                    iterations=args.iterations, step_255=args.step,
                    clean=dict(srcc=srcc(clean, mos), plcc=plcc(clean, mos)), runs=runs, transfer=transfer,
