@@ -107,20 +107,22 @@ def parse_number(text: object, path: Path, line: int, what: str = "MOS") -> floa
     return value
 
 
-def read_csv_table(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+def read_csv_table(path: Path, required: Sequence[str], *,
+                   first_wins: bool = False) -> list[tuple[int, dict[str, str]]]:
     """Rows of a CSV file with a header: ``(line number, {lower-cased column: value})``.
 
-    Column names are matched case-insensitively (a UTF-8 byte-order mark is ignored). Raises
+    Column names are matched case-insensitively (a UTF-8 byte-order mark is ignored); of repeated
+    column names the last one wins, or the first with ``first_wins``. Raises
     :class:`DatasetError` for an empty file, a missing ``required`` column (listing the columns
     found) or a row with more or fewer fields than the header.
     """
     try:
-        return _read_csv_table(path, required)
+        return _read_csv_table(path, required, first_wins)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"{path}: not a UTF-8 CSV file ({exc}); save it as UTF-8 CSV") from None
 
 
-def _read_csv_table(path: Path, required: Sequence[str]) -> list[tuple[int, dict[str, str]]]:
+def _read_csv_table(path: Path, required: Sequence[str], first_wins: bool) -> list[tuple[int, dict[str, str]]]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.reader(fh)
         header: list[str] | None = None
@@ -144,7 +146,8 @@ def _read_csv_table(path: Path, required: Sequence[str]) -> list[tuple[int, dict
             if len(values) != len(cols):
                 raise DatasetError(f"{path}, line {reader.line_num}: {len(values)} fields but the header "
                                    f"has {len(cols)}; fix that line")
-            rows.append((reader.line_num, dict(zip(cols, values))))
+            pairs = zip(reversed(cols), reversed(values)) if first_wins else zip(cols, values)
+            rows.append((reader.line_num, dict(pairs)))
     if not rows:
         raise DatasetError(f"{path}: no rows after the header")
     return rows

@@ -23,12 +23,11 @@ images (:func:`advqa.data.images.hashed_split`; ``seed=0``, ``test_fraction=0.2`
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from advqa.data.base import ImageDataset
 from advqa.data.images import read_xlsx_table, select_split
-from advqa.data.labels import Entry, build_dataset, check_root, find_label_file, parse_number
+from advqa.data.labels import Entry, build_dataset, check_root, find_label_file, parse_number, read_csv_table
 from advqa.errors import DatasetError
 
 NAME = "spaq"
@@ -37,37 +36,6 @@ _OFFICIAL = "Annotations/MOS and Image attribute scores"
 LABEL_FILES = (f"{_OFFICIAL}.xlsx", f"{_OFFICIAL}.csv", "meta_info_SPAQDataset.csv")
 ATTRIBUTES = ("brightness", "colorfulness", "contrast", "noisiness", "sharpness")
 _HINT = ("download SPAQ (github.com/h4nwei/SPAQ: TestImage/ and Annotations/) and pass that folder")
-
-
-def _read_csv_first(path: Path, required: list[str]) -> list[tuple[int, dict[str, str]]]:
-    """CSV rows keyed by lower-cased column; the first of repeated column names wins."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                raise DatasetError(f"{path}: the file is empty; expected a header with {', '.join(required)}")
-            cols = [c.strip().lower() for c in header]
-            missing = [c for c in required if c not in cols]
-            if missing:
-                raise DatasetError(f"{path}, line 1: missing column(s) {', '.join(missing)}; the header has "
-                                   f"{', '.join(header)}")
-            rows = []
-            for values in reader:
-                if not any(v.strip() for v in values):
-                    continue
-                if len(values) != len(cols):
-                    raise DatasetError(f"{path}, line {reader.line_num}: {len(values)} fields but the header "
-                                       f"has {len(cols)}; fix that line")
-                row: dict[str, str] = {}
-                for c, v in zip(cols, values):
-                    row.setdefault(c, v)
-                rows.append((reader.line_num, row))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetError(f"{path}: not a UTF-8 CSV file ({exc}); save it as UTF-8 CSV") from None
-    if not rows:
-        raise DatasetError(f"{path}: no rows after the header")
-    return rows
 
 
 def load_spaq(root: str | Path, split: str | None = None, *, labels: str | Path | None = None,
@@ -81,7 +49,7 @@ def load_spaq(root: str | Path, split: str | None = None, *, labels: str | Path 
     path = find_label_file(root, LABEL_FILES, NAME, labels)
     required = ["image name", "mos"]
     xlsx = path.suffix.lower() == ".xlsx"
-    rows = read_xlsx_table(path, required) if xlsx else _read_csv_first(path, required)
+    rows = read_xlsx_table(path, required) if xlsx else read_csv_table(path, required, first_wins=True)
     entries = []
     for line, row in rows:
         name = row["image name"].strip()
