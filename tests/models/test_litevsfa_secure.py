@@ -43,6 +43,15 @@ def test_shipped_head_loads_strictly_and_matches_its_sha256(model):
         load_into(FusionHead.from_state_dict(state), {**state, "stray": torch.zeros(1)}, strict=True)
 
 
+def test_a_shipped_head_that_does_not_match_the_card_is_refused(monkeypatch):
+    """The packaged fusion head is hashed before it is loaded (a damaged install fails clearly)."""
+    import advqa.defenses.temporal as temporal
+
+    monkeypatch.setattr(temporal, "SECURE_SHA256", "0" * 64)
+    with pytest.raises(WeightsError, match="does not match the SHA-256 in litevsfa-secure's card"):
+        create("litevsfa-secure")
+
+
 def test_structure_card_and_randomness(model):
     assert isinstance(model, SecurePrinciples) and isinstance(model.intra, GridSampling)
     assert isinstance(unwrap(model), LiteVSFA)  # what a naive attacker attacks

@@ -411,6 +411,8 @@ class TemporalFusion(Defense):
             state, where = dict(weights), "the given state dict"
         else:
             path = W.resolve(weights, spec)
+            if spec is SECURE_WEIGHTS:
+                W.check_shipped(path, SECURE_SHA256, "litevsfa-secure")
             state, where = W.load_state_dict(path), str(path)
         head = FusionHead.from_state_dict(state, where, branch_dim=self.branch.out_dim)
         if head.branch_dim != self.branch.out_dim:

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from advqa.errors import InputError, WeightsError
+from advqa.errors import InputError
 from advqa.models.base import ImageQualityModel, ModelCard, WeightsSpec
 from advqa.models.blocks import load_weights, mean_std_pool
 from advqa.models.litevsfa import BACKBONE_WEIGHTS, EfficientNetLite0, load_backbone
@@ -191,16 +191,6 @@ class LiteIQA(ImageQualityModel):
         return self.head(self.features(images))
 
 
-def _check_shipped_head(path: Path) -> None:
-    """The packaged head must be the one the card names (a damaged or swapped install fails here)."""
-    from advqa.models.weights import sha256_file
-
-    digest = sha256_file(path)
-    if HEAD_WEIGHTS.sha256 and digest != HEAD_WEIGHTS.sha256:
-        raise WeightsError(f"{path} has SHA-256 {digest}, but the liteiqa card names {HEAD_WEIGHTS.sha256}; "
-                           "reinstall advqa, or pass your own head file with weights=")
-
-
 @register("liteiqa", LITEIQA_CARD)
 def create_liteiqa(weights: str | Path | None = None, device: str | torch.device = "cpu",
                    backbone_weights: str | Path | None = None) -> LiteIQA:
@@ -212,7 +202,7 @@ def create_liteiqa(weights: str | Path | None = None, device: str | torch.device
     model = LiteIQA()
     if weights is None or str(weights) == HEAD_WEIGHTS.url:
         path = W.resolve(None, HEAD_WEIGHTS)
-        _check_shipped_head(path)
+        W.check_shipped(path, HEAD_WEIGHTS.sha256, "liteiqa")
         weights = path
     load_weights(model.head, weights, HEAD_WEIGHTS)
     load_backbone(model.backbone, backbone_weights)

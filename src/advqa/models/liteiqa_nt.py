@@ -26,7 +26,6 @@ from pathlib import Path
 
 import torch
 
-from advqa.errors import WeightsError
 from advqa.models.base import WeightsSpec
 from advqa.models.liteiqa import LITEIQA_CARD, LiteIQA, create_liteiqa
 from advqa.models.litevsfa_nt import load_partial
@@ -89,8 +88,7 @@ def create_liteiqa_nt(weights: str | Path | None = None, device: str | torch.dev
     model = LiteIQANT()
     model.load_state_dict(base.state_dict(), strict=True)
     path = W.resolve(weights, NT_WEIGHTS)
-    if weights is None and W.sha256_file(path) != NT_SHA256:
-        raise WeightsError(f"{path} does not match the SHA-256 in liteiqa-nt's card ({NT_SHA256}); "
-                           "reinstall advqa or pass weights= explicitly")
+    if weights is None:
+        W.check_shipped(path, NT_SHA256, "liteiqa-nt")
     load_partial(model, W.load_state_dict(path), trainable, origin=str(path))
     return model.to(device)

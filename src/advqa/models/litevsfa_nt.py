@@ -115,8 +115,7 @@ def create_litevsfa_nt(weights: str | Path | None = None, device: str | torch.de
     load_weights(model.head, None, HEAD_WEIGHTS)
     load_backbone(model.backbone, backbone_weights)
     path = W.resolve(weights, NT_WEIGHTS)
-    if weights is None and W.sha256_file(path) != NT_SHA256:
-        raise WeightsError(f"{path} does not match the SHA-256 in litevsfa-nt's card ({NT_SHA256}); "
-                           "reinstall advqa or pass weights= explicitly")
+    if weights is None:
+        W.check_shipped(path, NT_SHA256, "litevsfa-nt")
     load_partial(model, W.load_state_dict(path), trainable, origin=str(path))
     return model.to(device)

@@ -48,7 +48,7 @@ from advqa.models.base import WeightsSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["download", "load_into", "load_state_dict", "resolve", "sha256_file", "weights_dir"]
+__all__ = ["check_shipped", "download", "load_into", "load_state_dict", "resolve", "sha256_file", "weights_dir"]
 
 #: Seconds to wait for the server to answer or send the next block.
 DEFAULT_TIMEOUT = 60.0
@@ -73,6 +73,14 @@ def sha256_file(path: str | Path) -> str:
     except OSError as exc:
         raise WeightsError(f"cannot read weights file {path}: {exc.strerror or exc}") from exc
     return h.hexdigest()
+
+
+def check_shipped(path: str | Path, expected: str, card: str) -> None:
+    """Refuse a file shipped with advqa whose SHA-256 is not ``expected``, the one in ``card``'s
+    model card (a damaged or swapped install fails here, before the file is loaded)."""
+    if sha256_file(path) != expected:
+        raise WeightsError(f"{path} does not match the SHA-256 in {card}'s card ({expected}); "
+                           "reinstall advqa or pass weights= explicitly")
 
 
 def _check_sha(sha256: str | None, what: str) -> str | None:
