@@ -14,8 +14,11 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
+from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor, nn
 
 
@@ -61,3 +64,28 @@ def apply_recipe(module: nn.Module, seed_prefix: str = "") -> nn.Module:
            for k, v in sd.items()}
     module.load_state_dict(new, strict=True)
     return module
+
+
+def fixture_png(path: Path) -> Tensor:
+    """A stored fixture image (an 8-bit PNG) as ``(1, 3, H, W)`` float in [0, 1]."""
+    return torch.from_numpy(np.array(Image.open(path).convert("RGB"))).permute(2, 0, 1).float()[None] / 255
+
+
+def frozen(module: nn.Module) -> nn.Module:
+    """``module`` in eval mode with no parameter requiring gradients (fixture comparisons)."""
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()
+
+
+def load_expected(fix: Path) -> dict:
+    """A fixture folder's ``expected.pt`` (tensors only)."""
+    return torch.load(fix / "expected.pt", weights_only=True)
+
+
+def assert_official_keys(state: Mapping[str, Tensor], manifest: Mapping[str, list], dtypes: bool = False) -> None:
+    """``state`` has exactly the manifest's keys, in its order, with its shapes (and dtypes)."""
+    assert list(state) == list(manifest)
+    assert all(list(state[k].shape) == manifest[k][0] for k in manifest)
+    if dtypes:
+        assert all(str(state[k].dtype) == f"torch.{manifest[k][1]}" for k in manifest)

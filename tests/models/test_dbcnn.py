@@ -5,16 +5,16 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from advqa.errors import InputError, WeightsError
 from advqa.models.dbcnn import DBCNN
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recipe import recipe_from_manifest, recipe_value  # noqa: E402  (tests/models/recipe.py)
+from recipe import (  # noqa: E402  (tests/models/recipe.py)
+    assert_official_keys, fixture_png, frozen, load_expected, recipe_from_manifest, recipe_value,
+)
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "dbcnn"
 META = json.loads((FIX / "expected.json").read_text())
@@ -22,27 +22,23 @@ KEYS = json.loads((FIX / "keys.json").read_text())
 
 
 def _png(name: str) -> torch.Tensor:
-    return torch.from_numpy(np.array(Image.open(FIX / name).convert("RGB"))).permute(2, 0, 1).float()[None] / 255
+    return fixture_png(FIX / name)
 
 
 @pytest.fixture(scope="module")
 def model() -> DBCNN:
     m = DBCNN()
     m.load_state_dict(recipe_from_manifest(KEYS), strict=True)
-    for p in m.parameters():
-        p.requires_grad_(False)
-    return m.eval()
+    return frozen(m)
 
 
 @pytest.fixture(scope="module")
 def expected() -> dict:
-    return torch.load(FIX / "expected.pt", weights_only=True)
+    return load_expected(FIX)
 
 
 def test_state_dict_keys_are_official(model: DBCNN) -> None:
-    sd = model.state_dict()
-    assert list(sd) == list(KEYS)
-    assert all(list(sd[k].shape) == KEYS[k][0] for k in KEYS)
+    assert_official_keys(model.state_dict(), KEYS)
 
 
 @pytest.mark.parametrize("name", ["chelsea", "astronaut"])

@@ -8,14 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from advqa.errors import InputError, WeightsError
 from advqa.models.crops import resize_like_pil
 from advqa.models.hyperiqa import HyperIQA, target_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recipe import recipe_from_manifest  # noqa: E402  (tests/models/recipe.py)
+from recipe import (  # noqa: E402  (tests/models/recipe.py)
+    assert_official_keys, fixture_png, frozen, load_expected, recipe_from_manifest,
+)
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "hyperiqa"
 META = json.loads((FIX / "expected.json").read_text())
@@ -23,27 +24,23 @@ KEYS = json.loads((FIX / "keys.json").read_text())
 
 
 def _png(name: str) -> torch.Tensor:
-    return torch.from_numpy(np.array(Image.open(FIX / name).convert("RGB"))).permute(2, 0, 1).float() / 255
+    return fixture_png(FIX / name)[0]
 
 
 @pytest.fixture(scope="module")
 def model() -> HyperIQA:
     m = HyperIQA(deterministic=True, seed=0)
     m.load_state_dict(recipe_from_manifest(KEYS), strict=True)
-    for p in m.parameters():
-        p.requires_grad_(False)
-    return m.eval()
+    return frozen(m)
 
 
 @pytest.fixture(scope="module")
 def expected() -> dict:
-    return torch.load(FIX / "expected.pt", weights_only=True)
+    return load_expected(FIX)
 
 
 def test_state_dict_keys_are_official(model: HyperIQA) -> None:
-    sd = model.state_dict()
-    assert list(sd) == list(KEYS)
-    assert all(list(sd[k].shape) == KEYS[k][0] for k in KEYS)
+    assert_official_keys(model.state_dict(), KEYS)
 
 
 def test_network_matches_official_on_stored_crops(model: HyperIQA, expected: dict) -> None:

@@ -5,17 +5,17 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from advqa.errors import InputError, WeightsError
 from advqa.models.crops import resize_like_pil
 from advqa.models.linearityiqa import LinearityIQA, spsp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recipe import recipe_from_manifest  # noqa: E402  (tests/models/recipe.py)
+from recipe import (  # noqa: E402  (tests/models/recipe.py)
+    assert_official_keys, fixture_png, frozen, load_expected, recipe_from_manifest,
+)
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "linearityiqa"
 META = json.loads((FIX / "expected.json").read_text())
@@ -26,20 +26,18 @@ def _keys(arch: str) -> dict:
 
 
 def _png(name: str) -> torch.Tensor:
-    return torch.from_numpy(np.array(Image.open(FIX / name).convert("RGB"))).permute(2, 0, 1).float()[None] / 255
+    return fixture_png(FIX / name)
 
 
 def _model(arch: str, **options) -> LinearityIQA:
     m = LinearityIQA(arch=arch, k=META["k"], b=META["b"], **options)
     m.load_state_dict(recipe_from_manifest(_keys(arch)), strict=True)
-    for p in m.parameters():
-        p.requires_grad_(False)
-    return m.eval()
+    return frozen(m)
 
 
 @pytest.fixture(scope="module")
 def expected() -> dict:
-    return torch.load(FIX / "expected.pt", weights_only=True)
+    return load_expected(FIX)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +48,7 @@ def resnet34() -> LinearityIQA:
 @pytest.mark.slow
 def test_resnext101_default_matches_official(expected: dict) -> None:
     m = _model("resnext101_32x8d", resize=None)  # the official default architecture
-    sd = m.state_dict()
-    keys = _keys("resnext101_32x8d")
-    assert list(sd) == list(keys) and all(list(sd[k].shape) == keys[k][0] for k in keys)
+    assert_official_keys(m.state_dict(), _keys("resnext101_32x8d"))
     with torch.no_grad():
         pq = torch.stack(m.predictions(_png("resized.png")), dim=1)[0]
     score = pq[2] * m.k[0] + m.b[0]  # what forward returns (checked on ResNet-34 below)

@@ -19,7 +19,9 @@ from advqa.models.crops import crop_positions
 from advqa.models.maniqa import MANIQA
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recipe import recipe_value  # noqa: E402  (tests/models/recipe.py)
+from recipe import (  # noqa: E402  (tests/models/recipe.py)
+    assert_official_keys, frozen, load_expected, recipe_value,
+)
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "maniqa"
 META = json.loads((FIX / "expected.json").read_text())
@@ -41,20 +43,17 @@ def model() -> MANIQA:
     sd = m.state_dict()
     m.load_state_dict({k: v if _computed(k) else recipe_value(k, v.shape, v.dtype) for k, v in sd.items()},
                       strict=True)
-    for p in m.parameters():
-        p.requires_grad_(False)
-    return m.eval()
+    return frozen(m)
 
 
 @pytest.fixture(scope="module")
 def expected() -> dict:
-    return torch.load(FIX / "expected.pt", weights_only=True)
+    return load_expected(FIX)
 
 
 def test_state_dict_keys_are_official(model: MANIQA) -> None:
     sd = model.state_dict()
-    assert list(sd) == list(KEYS)
-    assert all(list(sd[k].shape) == KEYS[k][0] and str(sd[k].dtype) == f"torch.{KEYS[k][1]}" for k in KEYS)
+    assert_official_keys(sd, KEYS, dtypes=True)
     assert sum(k.endswith("attn_mask") for k in sd) == 4  # the shifted blocks' float buffers
 
 
