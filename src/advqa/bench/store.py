@@ -108,6 +108,24 @@ def file_slug(*parts: str) -> str:
     return "_".join(parts).replace("/", "_").replace(":", "_").replace("@", "_").replace(" ", "_")
 
 
+def _row_params(row: Mapping[str, Any], fields: Sequence[str], what: str, text_keys: Sequence[str]) -> list[Any]:
+    """A row's values in ``fields`` order for an INSERT: unknown keys rejected, ``created`` stamped
+    when absent, ``text_keys`` defaulting to ``""``, ``config``/``extras`` as JSON, non-finite
+    numbers as NULL."""
+    unknown = set(row) - set(fields)
+    if unknown:
+        raise KeyError(f"unknown {what} fields: {sorted(unknown)}")
+    values = dict.fromkeys(fields)
+    values.update(row)
+    values["created"] = values["created"] or time.time()
+    for key in text_keys:
+        values[key] = values[key] or ""
+    for key in ("config", "extras"):
+        if values[key] is not None and not isinstance(values[key], str):
+            values[key] = json.dumps(values[key], sort_keys=True, default=str)
+    return [_finite_or_none(values[f]) for f in fields]
+
+
 def _finite_or_none(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None if math.isnan(x) else x
@@ -231,18 +249,7 @@ class ResultStore:
 
     def put(self, row: Mapping[str, Any]) -> None:
         """Insert one finished row (committed immediately). Unknown keys are rejected."""
-        unknown = set(row) - set(RESULT_FIELDS)
-        if unknown:
-            raise KeyError(f"unknown result fields: {sorted(unknown)}")
-        values = dict.fromkeys(RESULT_FIELDS)
-        values.update(row)
-        values["created"] = values["created"] or time.time()
-        for key in ("defense", "attacker"):
-            values[key] = values[key] or ""
-        for key in ("config", "extras"):
-            if values[key] is not None and not isinstance(values[key], str):
-                values[key] = json.dumps(values[key], sort_keys=True, default=str)
-        params = [_finite_or_none(values[f]) for f in RESULT_FIELDS]
+        params = _row_params(row, RESULT_FIELDS, "result", ("defense", "attacker"))
         with self._tx() as db:
             db.execute(f"INSERT OR REPLACE INTO results ({','.join(RESULT_FIELDS)}) "
                        f"VALUES ({','.join('?' * len(RESULT_FIELDS))})", params)
@@ -275,19 +282,7 @@ class ResultStore:
     def put_certified(self, rows: Iterable[Mapping[str, Any]]) -> None:
         """Insert one video's certified rows (one per radius) in one transaction. Unknown keys are
         rejected."""
-        batch = []
-        for row in rows:
-            unknown = set(row) - set(CERTIFIED_FIELDS)
-            if unknown:
-                raise KeyError(f"unknown certified fields: {sorted(unknown)}")
-            values = dict.fromkeys(CERTIFIED_FIELDS)
-            values.update(row)
-            values["created"] = values["created"] or time.time()
-            values["defense"] = values["defense"] or ""
-            for key in ("config", "extras"):
-                if values[key] is not None and not isinstance(values[key], str):
-                    values[key] = json.dumps(values[key], sort_keys=True, default=str)
-            batch.append([_finite_or_none(values[f]) for f in CERTIFIED_FIELDS])
+        batch = [_row_params(row, CERTIFIED_FIELDS, "certified", ("defense",)) for row in rows]
         with self._tx() as db:
             db.executemany(f"INSERT OR REPLACE INTO certified ({','.join(CERTIFIED_FIELDS)}) "
                            f"VALUES ({','.join('?' * len(CERTIFIED_FIELDS))})", batch)
