@@ -92,3 +92,29 @@ def test_score_bad_image_files(tmp_path):
     # --weights / -O without --model would apply to two different models
     r = CliRunner().invoke(cli, ["score", "--weights", "head.pt", str(good), "clip.mkv"])
     assert r.exit_code == 2 and "--model" in r.output
+
+
+def test_attack_an_image_file_with_the_image_model_and_save_it_losslessly(tmp_path):
+    """``advqa attack image.png`` reads the image like ``advqa score``, attacks it as a 1-frame
+    video with liteiqa, holds the Linf budget on the saved 8-bit PNG and reports the score the
+    saved file really gets; a lossy or video suffix for the output is refused before any work."""
+    img = tmp_path / "coffee.png"
+    Image.fromarray(np.ascontiguousarray(skdata.coffee()[100:190, 200:360])).save(img)
+    out = tmp_path / "adv.png"
+    r = CliRunner().invoke(cli, ["attack", str(img), "--attack", "fgsm", "--eps", "4/255", "--loss", "up",
+                                 "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    clean, adv = (float(v) for v in r.output.split(":", 1)[1].split("(")[0].split("->"))
+    model = create("liteiqa")
+    x, x_adv = read_image(img), read_image(out)
+    with torch.no_grad():
+        assert abs(clean - float(model(x)[0])) < 1e-4
+        assert abs(adv - float(model(x_adv)[0])) < 1e-4  # the reported score is the saved image's
+    assert adv > clean + 0.05  # one signed step of 4/255 raises liteiqa's score
+    assert (x_adv - x).abs().max().item() * 255 <= 4 + 1e-4 and (x_adv - x).abs().max().item() > 0
+
+    r = CliRunner().invoke(cli, ["attack", str(img), "--attack", "fgsm", "-o", str(tmp_path / "adv.jpg")])
+    assert r.exit_code == 2 and "losslessly as .png or .bmp" in r.output and "adv.jpg" in r.output
+    vid = write_video_lossless(tmp_path / "v.mkv", np.zeros((2, 32, 32, 3), np.uint8), fps=25)
+    r = CliRunner().invoke(cli, ["attack", str(vid), "--attack", "fgsm", "-o", str(tmp_path / "adv.png")])
+    assert r.exit_code == 2 and "losslessly as .mkv" in r.output

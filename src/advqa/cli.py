@@ -504,19 +504,21 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
 
 
 @cli.command()
-@click.argument("video", type=click.Path(dir_okay=False))
+@click.argument("video", type=click.Path(dir_okay=False), metavar="FILE")
 @click.option("--attack", "attack_name", default="whitebox", show_default=True, help="Attack name.")
 @click.option("--norm", type=click.Choice(["linf", "l2", "jnd"]), help="Budget norm (default: the attack's paper default; jnd: |delta| <= JND map, eps caps it).")
 @click.option("--eps", help="Budget, e.g. 3/255.")
 @click.option("--loss", help="Loss: srb, mse, mid, up, down (default: the attack's).")
-@click.option("--model", "model_name", default=None, help="Model name (default: litevsfa).")
+@click.option("--model", "model_name", default=None,
+              help="Model name (default: litevsfa for a video, liteiqa for an image).")
 @click.option("--weights", help="Weights file or URL.")
 @click.option("--mos", type=float, help="The video's MOS (recorded; a single video has no Eq. 7 statistics, so give --target for a boundary).")
 @click.option("--target", type=float, help="Target score (overrides the boundary).")
 @click.option("--max-frames", type=click.IntRange(min=1))
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Save the adversarial video losslessly (.mkv).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Save the adversarial video losslessly (.mkv), or the adversarial image (.png or .bmp).")
 @click.option("-P", "--param", "attack_params", multiple=True, metavar="KEY=VALUE",
               help="Attack parameter, e.g. -P iterations=10 -P context=frame -P frames_per_round=2 -P queries=500.")
 @click.option("-O", "--option", "model_options", multiple=True, metavar="KEY=VALUE",
@@ -529,29 +531,52 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
            weights: str | None, mos: float | None, target: float | None, max_frames: int | None, device: str,
            seed: int, output: str | None, attack_params: tuple[str, ...], model_options: tuple[str, ...],
            defense_names: tuple[str, ...] = (), defense_options: tuple[str, ...] = ()) -> None:
-    """Attack one video file and print the score before and after."""
+    """Attack one video or image file and print the score before and after.
+
+    An image (PNG, JPEG, BMP; read as `advqa score` reads it) is attacked as a 1-frame video with
+    the default image model (liteiqa) unless --model names another: the budget is then the
+    image's, per pixel for Linf and as the RMS over its pixels for L2. A universal perturbation
+    is applied from its file (-P uap_path=FILE.npy or a saved state); fitting one on a dataset is
+    `advqa run`'s job.
+    """
     import torch
 
     from advqa.attacks import create as create_attack
     from advqa.bench.runner import load_clip
-    from advqa.models import DEFAULT_MODEL, create
+    from advqa.io import is_image_file, read_image
+    from advqa.io.image import LOSSLESS_IMAGE_SUFFIXES
+    from advqa.models import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, create
 
+    from pathlib import Path
+
+    image = is_image_file(video, any_format=True)
+    if output:
+        suffix = Path(output).suffix.lower()
+        wanted = LOSSLESS_IMAGE_SUFFIXES if image else (".mkv",)
+        if suffix not in wanted:
+            raise click.BadParameter(f"{output}: the adversarial {'image' if image else 'video'} is saved "
+                                     f"losslessly as {' or '.join(wanted)}, not {suffix or 'a file without a suffix'}",
+                                     param_hint="--output")
     params = _options(attack_params)
     if loss:
         params["loss"] = loss
     atk = create_attack(attack_name, norm=norm, eps=_eps(eps), seed=seed, **params)
-    model = _defended(create(model_name or DEFAULT_MODEL, weights=weights, device=device, **_options(model_options)),
+    default = DEFAULT_IMAGE_MODEL if image else DEFAULT_MODEL
+    model = _defended(create(model_name or default, weights=weights, device=device, **_options(model_options)),
                       defense_names, defense_options)
     model.seed(seed)
-    clip = load_clip(video, max_frames).to(device)
+    clip = (read_image(video).unsqueeze(1) if image else load_clip(video, max_frames)).to(device)
     res = atk(model, clip, mos=mos, target=target, generator=torch.Generator().manual_seed(seed))
     click.echo(f"{video}: {res.clean_score:.4f} -> {res.adv_score:.4f} ({atk.name}, {res.threat.norm} "
                f"eps={res.threat.eps * 255:.3g}/255; L2={res.l2 * 255:.3f}/255, Linf={res.linf * 255:.0f}/255, "
                f"PSNR={res.psnr:.2f} dB, {res.queries} queries, {res.time_s:.1f} s)")
     if output:
-        from advqa.io import write_video_lossless
+        from advqa.io import write_image, write_video_lossless
 
-        write_video_lossless(output, res.frames_uint8().numpy(), fps=25.0)
+        if image:
+            write_image(output, res.frames_uint8()[0].numpy())
+        else:
+            write_video_lossless(output, res.frames_uint8().numpy(), fps=25.0)
         click.echo(f"saved {output}")
 
 
