@@ -70,3 +70,45 @@ def test_unreadable_video_is_skipped_and_counted(tmp_path, folder_dataset, tiny_
     with ResultStore(rep.database) as s:
         summary = summarize(s)
     assert summary[0]["n"] == 4 and summary[0]["skipped"] == 1
+
+
+def test_two_options_of_one_model_keep_their_own_clean_scores_and_rows(tmp_path, folder_dataset):
+    """Model factory options are part of the stored model name: two seeds of one registered model
+    get separate clean rows (each its own model's score) and separate attack rows, and the card
+    is still found from the key."""
+    import dataclasses
+
+    import torch
+    from doubles import TinyFrameModel
+
+    from advqa.bench.aggregate import higher_is_better
+    from advqa.bench.jobs import model_key, model_name
+    from advqa.bench.config import ModelSpec
+    from advqa.io import read_video, to_tensor
+    from advqa.models import registry
+
+    name = "tiny-seeded"
+    registry.available()
+    registry.register(name, dataclasses.replace(TinyFrameModel.card, name=name))(
+        lambda weights=None, device="cpu", seed=0: TinyFrameModel(seed))
+    try:
+        exp = _exp(name, folder_dataset, models=[{"name": name, "options": {"seed": 0}},
+                                                 {"name": name, "options": {"seed": 3}}],
+                   attacks=[{"name": "fgsm", "eps": "2/255"}])
+        rep = run_experiment(exp, tmp_path / "out")
+        with ResultStore(rep.database) as s:
+            clean = {(c["model"], c["video"]): c["score"] for c in s.clean_rows()}
+            rows = s.rows()
+        assert {m for m, _ in clean} == {f"{name}(seed=0)", f"{name}(seed=3)"} and len(clean) == 10
+        assert len(rows) == 10 and len({(r["model"], r["video"]) for r in rows}) == 10
+        video_name = next(v for _, v in clean if v.startswith("v2"))
+        video = to_tensor(read_video(folder_dataset / "v2.mkv").frames)
+        with torch.no_grad():
+            for seed in (0, 3):
+                assert clean[(f"{name}(seed={seed})", video_name)] == pytest.approx(float(TinyFrameModel(seed)(video)[0]), abs=1e-6)
+        assert clean[(f"{name}(seed=0)", video_name)] != pytest.approx(clean[(f"{name}(seed=3)", video_name)], abs=1e-3)
+        assert model_name(model_key(ModelSpec("mdtvsfa", "/x/head.pt", {"output": "K"}))) == "mdtvsfa"
+        assert model_key(ModelSpec("mdtvsfa", "/x/head.pt", {"output": "K"})) == "mdtvsfa@head.pt(output=K)"
+        assert higher_is_better(f"{name}(seed=3)") is True
+    finally:
+        registry.unregister(name)

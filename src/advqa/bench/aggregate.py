@@ -69,13 +69,15 @@ COST_COLUMNS = ("model", "defense", "dataset", "n", "srcc_undefended", "srcc_def
 
 
 def higher_is_better(model: str) -> bool:
-    """The card's direction of a stored model key (``litevsfa`` or ``litevsfa@head.pt``); True for
-    a model this session does not know (e.g. registered only by the run that wrote the store)."""
+    """The card's direction of a stored model key (``litevsfa``, ``litevsfa@head.pt``,
+    ``mdtvsfa(output=K)``); True for a model this session does not know (e.g. registered only by
+    the run that wrote the store)."""
+    from advqa.bench.jobs import model_name
     from advqa.errors import AdvqaError
     from advqa.models import card
 
     try:
-        return bool(card(model.split("@", 1)[0]).higher_is_better)
+        return bool(card(model_name(model)).higher_is_better)
     except AdvqaError:
         return True
 

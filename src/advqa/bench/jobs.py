@@ -63,23 +63,31 @@ CleanScores = Mapping[tuple[str, str, str, str], "float | None"]
 # --------------------------------------------------------------------------- names and seeds
 
 
+def _with_options(name: str, options: Mapping[str, Any]) -> str:
+    """``name(k1=v1,k2=v2)`` with the keys sorted; ``name`` alone without options."""
+    return name + (f"({','.join(f'{k}={options[k]}' for k in sorted(options))})" if options else "")
+
+
 def model_key(spec: ModelSpec) -> str:
     """The name a model's rows are stored under: the inner model's name, with its weights file if
-    given (``litevsfa@head.pt``); the defence has its own column (:func:`defense_key`)."""
-    if spec.weights:
-        return f"{spec.name}@{Path(str(spec.weights)).name}"
-    return spec.name
+    given and its factory options if any (``litevsfa@head.pt``, ``mdtvsfa(output=K)``), so two
+    variants of one model never share clean scores or rows; the defence has its own column
+    (:func:`defense_key`). :func:`model_name` recovers the registry name."""
+    name = f"{spec.name}@{Path(str(spec.weights)).name}" if spec.weights else spec.name
+    return _with_options(name, spec.options)
+
+
+def model_name(key: str) -> str:
+    """The registry name in a :func:`model_key` (``mdtvsfa@a.pt(output=K)`` -> ``mdtvsfa``)."""
+    return key.split("@", 1)[0].split("(", 1)[0]
 
 
 def defense_key(defense: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str:
     """The name a defence chain's rows are stored under: names joined by ``+`` in the order they
     apply (:func:`advqa.defenses.label`), each with its options when it has any
     (``jpeg(quality=50)+median``); ``""`` for no defence."""
-    parts = []
-    for entry in defense:
-        opts = {k: v for k, v in entry.items() if k != "name"}
-        parts.append(entry["name"] + (f"({','.join(f'{k}={opts[k]}' for k in sorted(opts))})" if opts else ""))
-    return "+".join(parts)
+    return "+".join(_with_options(entry["name"], {k: v for k, v in entry.items() if k != "name"})
+                    for entry in defense)
 
 
 def video_seed(seed: int, *parts: str) -> int:
@@ -671,5 +679,5 @@ def _execute_attack(job: Job, cache: WorkerCache) -> Row:
 
 
 __all__ = ["AnyJob", "CertifyJob", "CleanJob", "CleanScores", "FitJob", "Job", "Row", "VideoRef", "WorkerCache", "attackers_for",
-           "build_attack", "certify_config", "clean_models", "defense_key", "eot_for", "execute", "failed_row", "fit_set", "load_clip", "model_key",
+           "build_attack", "certify_config", "clean_models", "defense_key", "eot_for", "execute", "failed_row", "fit_set", "load_clip", "model_key", "model_name",
            "plan", "plan_certify", "plan_clean", "plan_fits", "save_example", "video_seed"]

@@ -105,9 +105,11 @@ def _card(model: str) -> dict[str, Any] | None:
     from advqa.models import card
     from advqa.models.base import describe
 
-    name, _, weights = model.partition("@")
+    from advqa.bench.jobs import model_name
+
+    weights = model.split("(", 1)[0].partition("@")[2]
     try:
-        info = describe(card(name))
+        info = describe(card(model_name(model)))
     except AdvqaError:
         return None
     info["weights_file"] = weights or None
