@@ -34,7 +34,13 @@ def _build(name: str) -> torch.nn.Module:
     if name == "linearityiqa":
         return create("linearityiqa", pretrained=False, arch="resnet34", resize=(96, 128))
     if name == "maniqa":
-        return create("maniqa", pretrained=False, sampling="resize")
+        # The official score head ends in a ReLU: with random weights every token's score can be
+        # 0 (it is under torch 2.1.2's initialisation), and so would the gradient. A positive
+        # last bias keeps the head in its active region on any torch version.
+        model = create("maniqa", pretrained=False, sampling="resize")
+        with torch.no_grad():
+            model.fc_score[3].bias.fill_(1.0)
+        return model
     raise AssertionError(f"add a cheap builder for the new model {name!r} to this test")
 
 
