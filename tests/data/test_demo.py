@@ -357,7 +357,17 @@ def test_ladder_is_bit_identical_to_the_pipeline_before_transforms(tmp_path: Pat
 
 def test_cached_demo_build_is_reproduced_by_the_current_code() -> None:
     """When the default demo set is built, the current code reproduces one source's 14 stored
-    videos exactly (the SHA-256 of their decoded frames, recorded in the manifest)."""
+    videos exactly (the SHA-256 of their decoded frames, recorded in the manifest) with the torch
+    and PyAV the build used. Another torch may round a sample of the photo's resampled pan
+    differently (torch 2.1.2 against a 2.14.1 build: 1 sample in 10^6 off by one level), so the
+    pristine source is first compared with a stated tolerance: no sample off by more than 1 level,
+    at most 1 in 10^4 off at all; the exact hashes need the same versions (codecs amplify a
+    one-level change)."""
+    import av
+    import torch
+
+    from advqa.io import read_video
+
     root = demo.default_root()
     if not demo.is_complete(root):
         pytest.skip(f"no complete demo build at {root} (advqa datasets build demo)")
@@ -366,6 +376,14 @@ def test_cached_demo_build_is_reproduced_by_the_current_code() -> None:
         pytest.skip(f"the demo build at {root} is of another recipe")
     src = next(s for s in demo.SOURCES if s.name == "hubble")
     clip = demo._make_source(src, demo.FRAMES, demo.WIDTH, demo.HEIGHT, {})
+    stored = read_video(root / "videos" / f"{src.name}__pristine.mkv").frames
+    diff = np.abs(clip.astype(np.int16) - stored.astype(np.int16))
+    assert diff.max() <= 1 and (diff > 0).mean() <= 1e-4
+    built = manifest.get("built_with", {})
+    here = {"torch": torch.__version__, "av": av.__version__}
+    if {k: built.get(k) for k in here} != here:
+        pytest.skip(f"exact frame hashes need the versions the build used ({built or 'not recorded'}), "
+                    f"this is {here}; the pristine source matched within 1 level")
     for d in demo.LADDER:
         video = demo.apply_distortion(clip, d, seed=demo._seed(demo.SEED_TAG, src.name, d.name))
         recorded = manifest["files"][f"videos/{src.name}__{d.name}.mkv"]["frames_sha256"]

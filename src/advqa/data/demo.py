@@ -474,6 +474,16 @@ def _recipe(sources: Sequence[DemoSource], frames: int) -> dict[str, Any]:
     }
 
 
+def _built_with() -> dict[str, str]:
+    """The versions of the libraries whose arithmetic the build's pixels depend on (torch resamples
+    the photos' pans and zooms, PyAV's codecs make the compressed versions): recorded in the
+    manifest, since another version may round a few samples differently."""
+    import av
+    import torch
+
+    return {"torch": torch.__version__, "numpy": np.__version__, "av": av.__version__}
+
+
 def _recipe_hash(recipe: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
@@ -609,7 +619,7 @@ def build_demo(root: str | Path | None = None, *, sources: Sequence[str] | None 
                 if rel in content:
                     files[rel]["frames_sha256"] = content[rel]
         manifest = {"recipe": recipe, "recipe_sha256": rhash, "files": files,
-                    "build_seconds": round(time.perf_counter() - t0, 1)}
+                    "build_seconds": round(time.perf_counter() - t0, 1), "built_with": _built_with()}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True))
         (tmp / MARKER).write_text(_sha256(tmp / "manifest.json") + "\n")
         _move_into_place(tmp, root, rhash, force)
