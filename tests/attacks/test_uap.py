@@ -292,3 +292,25 @@ def test_default_training_images_are_the_demo_train_videos(tmp_path, monkeypatch
     imgs = training_images(None)
     assert calls == ["train"] and imgs.shape == (2, 3, 256, 256)
     assert torch.allclose(imgs, torch.stack([training_crop(c[1]) for c in clips]), atol=1e-6)
+
+
+def test_a_uap_that_rounds_to_nothing_says_so_once(tiny_model, caplog):
+    """One Adam step of lr 1e-3 at amplitude 0.2 is 2e-4 < 0.5/255: the 8-bit adversarial image
+    equals the clean one, and the attack warns once (not once per image) instead of looking like
+    a robust model."""
+    import logging
+
+    attack = create("uap", epochs=1, batch_size=2, amplitude=0.2)
+    attack.fit(tiny_model, [photo("coffee.png", (64, 64)), photo("chelsea.png", (64, 64))])
+    assert float(attack.uap.abs().max()) * 0.2 < 0.5 / 255
+    x = photo("astronaut.png", (64, 64))
+    with caplog.at_level(logging.WARNING, logger="advqa.attacks.uap"):
+        r1, r2 = attack(tiny_model, x), attack(tiny_model, x)
+    assert r1.linf == 0 and r2.linf == 0
+    warnings = [m for m in caplog.messages if "rounds to nothing at 8 bits" in m]
+    assert len(warnings) == 1 and "fit it on more images" in warnings[0]
+    loud = create("uap", uap_path=str(UAPS / SHIPPED["uap"][0]), amplitude=0.2)
+    with caplog.at_level(logging.WARNING, logger="advqa.attacks.uap"):
+        caplog.clear()
+        loud(tiny_model, x)
+    assert not [m for m in caplog.messages if "rounds to nothing" in m]

@@ -311,6 +311,13 @@ class UniversalAttack(FittedAttack):
 
     def _run(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:
         delta = self.perturbation(video.shape[-2], video.shape[-1]).to(video)
+        peak = float(self.uap.abs().max()) * self.amplitude
+        if peak < 0.5 / 255 and not getattr(self, "_warned_vanishing", False):
+            self._warned_vanishing = True  # once per attack object: every video gets the same delta
+            log.warning("%s: amplitude %g x max|uap| %.2g = %.2g/255 rounds to nothing at 8 bits, so this "
+                        "attack leaves the inputs unchanged; fit it on more images or for more epochs "
+                        "(the benchmark fits on 10k COCO images), or raise the amplitude",
+                        self.name, self.amplitude, float(self.uap.abs().max()), peak * 255)
         adv = video + delta
         if self.official_no_clip:
             with torch.no_grad():  # what the benchmark's metric sees: no clamp, no rounding
