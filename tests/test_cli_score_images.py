@@ -118,3 +118,6 @@ def test_attack_an_image_file_with_the_image_model_and_save_it_losslessly(tmp_pa
     vid = write_video_lossless(tmp_path / "v.mkv", np.zeros((2, 32, 32, 3), np.uint8), fps=25)
     r = CliRunner().invoke(cli, ["attack", str(vid), "--attack", "fgsm", "-o", str(tmp_path / "adv.png")])
     assert r.exit_code == 2 and "losslessly as .mkv" in r.output
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    r = CliRunner().invoke(cli, ["attack", str(tmp_path / "bad.png"), "--attack", "fgsm"])
+    assert r.exit_code == 2 and "cannot read image" in r.output and "bad.png" in r.output
