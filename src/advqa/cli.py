@@ -432,6 +432,25 @@ def run(config_path: str | None, model_names: tuple[str, ...], weights: str | No
             log.warning("no leaderboard: %s", exc)
 
 
+def _input_kind(path: str) -> tuple[bool, str]:
+    """``(is_image, default model)`` of a file: an image file (PNG, JPEG, BMP, ...: the image reader
+    names an unsupported format) is scored by default with the image model, any other file is a
+    video for the video model."""
+    from advqa.io import is_image_file
+    from advqa.models import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL
+
+    image = is_image_file(path, any_format=True)
+    return image, DEFAULT_IMAGE_MODEL if image else DEFAULT_MODEL
+
+
+def _read_input(path: str, image: bool, max_frames: int | None):  # noqa: ANN202
+    """The file as ``(1, T, 3, H, W)`` in [0, 1]: an image is a 1-frame video."""
+    from advqa.bench.runner import load_clip
+    from advqa.io import read_image
+
+    return read_image(path).unsqueeze(1) if image else load_clip(path, max_frames)
+
+
 @cli.command()
 @click.argument("videos", nargs=-1, required=True, type=click.Path(dir_okay=False), metavar="FILE...")
 @click.option("--model", "model_name", default=None,
@@ -459,9 +478,8 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
     """
     import torch
 
-    from advqa.bench.runner import load_clip
-    from advqa.io import is_image_file, read_image
-    from advqa.models import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, create
+    from advqa.io import is_image_file
+    from advqa.models import create
 
     options = _options(model_options)
     kinds = {is_image_file(p, any_format=True) for p in videos}
@@ -482,15 +500,14 @@ def score(videos: tuple[str, ...], model_name: str | None, weights: str | None, 
         get(model_name)
     failures = 0
     for path in videos:
-        image = is_image_file(path, any_format=True)  # GIF, TIFF, ...: the image reader names the format
-        name = model_name or (DEFAULT_IMAGE_MODEL if image else DEFAULT_MODEL)
+        image, default = _input_kind(path)
         try:
-            clip = read_image(path).unsqueeze(1) if image else load_clip(path, max_frames)
+            clip = _read_input(path, image, max_frames)
         except AdvqaError as exc:
             failures += 1
             click.echo(f"advqa: error: {exc}", err=True)
             continue
-        model = get(name)
+        model = get(model_name or default)
         with torch.no_grad():
             value = float(model(clip.to(device))[0])
         label = model.card.name  # e.g. litevsfa+guardian for a defended model
@@ -539,17 +556,15 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
     is applied from its file (-P uap_path=FILE.npy or a saved state); fitting one on a dataset is
     `advqa run`'s job.
     """
+    from pathlib import Path
+
     import torch
 
     from advqa.attacks import create as create_attack
-    from advqa.bench.runner import load_clip
-    from advqa.io import is_image_file, read_image
     from advqa.io.image import LOSSLESS_IMAGE_SUFFIXES
-    from advqa.models import DEFAULT_IMAGE_MODEL, DEFAULT_MODEL, create
+    from advqa.models import create
 
-    from pathlib import Path
-
-    image = is_image_file(video, any_format=True)
+    image, default = _input_kind(video)
     if output:
         suffix = Path(output).suffix.lower()
         wanted = LOSSLESS_IMAGE_SUFFIXES if image else (".mkv",)
@@ -561,11 +576,10 @@ def attack(video: str, attack_name: str, norm: str | None, eps: str | None, loss
     if loss:
         params["loss"] = loss
     atk = create_attack(attack_name, norm=norm, eps=_eps(eps), seed=seed, **params)
-    default = DEFAULT_IMAGE_MODEL if image else DEFAULT_MODEL
     model = _defended(create(model_name or default, weights=weights, device=device, **_options(model_options)),
                       defense_names, defense_options)
     model.seed(seed)
-    clip = (read_image(video).unsqueeze(1) if image else load_clip(video, max_frames)).to(device)
+    clip = _read_input(video, image, max_frames).to(device)
     res = atk(model, clip, mos=mos, target=target, generator=torch.Generator().manual_seed(seed))
     click.echo(f"{video}: {res.clean_score:.4f} -> {res.adv_score:.4f} ({atk.name}, {res.threat.norm} "
                f"eps={res.threat.eps * 255:.3g}/255; L2={res.l2 * 255:.3f}/255, Linf={res.linf * 255:.0f}/255, "
