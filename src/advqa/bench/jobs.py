@@ -77,9 +77,16 @@ def model_key(spec: ModelSpec) -> str:
     return _with_options(name, spec.options)
 
 
+def split_model_key(key: str) -> tuple[str, str | None]:
+    """``(registry name, weights file or None)`` of a :func:`model_key`
+    (``mdtvsfa@a.pt(output=K)`` -> ``("mdtvsfa", "a.pt")``)."""
+    name, _, weights = key.split("(", 1)[0].partition("@")
+    return name, weights or None
+
+
 def model_name(key: str) -> str:
     """The registry name in a :func:`model_key` (``mdtvsfa@a.pt(output=K)`` -> ``mdtvsfa``)."""
-    return key.split("@", 1)[0].split("(", 1)[0]
+    return split_model_key(key)[0]
 
 
 def defense_key(defense: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str:
@@ -680,4 +687,4 @@ def _execute_attack(job: Job, cache: WorkerCache) -> Row:
 
 __all__ = ["AnyJob", "CertifyJob", "CleanJob", "CleanScores", "FitJob", "Job", "Row", "VideoRef", "WorkerCache", "attackers_for",
            "build_attack", "certify_config", "clean_models", "defense_key", "eot_for", "execute", "failed_row", "fit_set", "load_clip", "model_key", "model_name",
-           "plan", "plan_certify", "plan_clean", "plan_fits", "save_example", "video_seed"]
+           "plan", "plan_certify", "plan_clean", "plan_fits", "save_example", "split_model_key", "video_seed"]

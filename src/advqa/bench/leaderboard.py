@@ -101,18 +101,17 @@ def _clean_correlations(store: ResultStore) -> dict[tuple[str, str, str], dict[s
 
 
 def _card(model: str) -> dict[str, Any] | None:
+    from advqa.bench.jobs import split_model_key
     from advqa.errors import AdvqaError
     from advqa.models import card
     from advqa.models.base import describe
 
-    from advqa.bench.jobs import model_name
-
-    weights = model.split("(", 1)[0].partition("@")[2]
+    name, weights = split_model_key(model)
     try:
-        info = describe(card(model_name(model)))
+        info = describe(card(name))
     except AdvqaError:
         return None
-    info["weights_file"] = weights or None
+    info["weights_file"] = weights
     return info
 
 
