@@ -219,6 +219,7 @@ class UniversalAttack(FittedAttack):
             frames_per_video, f"{self.name}: frames_per_video (training frames per fit video, or None for all)")
         self.official_no_clip = official_no_clip
         self.official_batches = official_batches
+        self._warned_vanishing = False  # the too-small-to-survive-8-bits warning is given once
         self.uap_path = None if uap_path is None else str(uap_path)
         if self.uap_path is not None:
             self.load_state(self.uap_path)
@@ -312,7 +313,7 @@ class UniversalAttack(FittedAttack):
     def _run(self, model: QueryCounter, video: Tensor, ctx: AttackContext) -> Tensor:
         delta = self.perturbation(video.shape[-2], video.shape[-1]).to(video)
         peak = float(self.uap.abs().max()) * self.amplitude
-        if peak < 0.5 / 255 and not getattr(self, "_warned_vanishing", False):
+        if peak < 0.5 / 255 and not self._warned_vanishing:
             self._warned_vanishing = True  # once per attack object: every video gets the same delta
             log.warning("%s: amplitude %g x max|uap| %.2g = %.2g/255 rounds to nothing at 8 bits, so this "
                         "attack leaves the inputs unchanged; fit it on more images or for more epochs "
@@ -323,7 +324,7 @@ class UniversalAttack(FittedAttack):
             with torch.no_grad():  # what the benchmark's metric sees: no clamp, no rounding
                 model.count(1)
                 ctx.extras["unclipped_score"] = float(model.model.score(adv)[0])
-        ctx.extras.update(amplitude=self.amplitude, uap_linf=float(self.uap.abs().max()) * self.amplitude)
+        ctx.extras.update(amplitude=self.amplitude, uap_linf=peak)
         return adv.clamp_(0.0, 1.0)
 
 
