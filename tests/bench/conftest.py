@@ -58,11 +58,11 @@ def folder_dataset(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def with_split(folder_dataset, tmp_path):
-    """``with_split(name)``: a copy of the folder dataset at ``tmp_path / name`` with a split column
-    (v1, v3 train; v0, v2, v4 test)."""
+    """``with_split(name, train=...)``: a copy of the folder dataset at ``tmp_path / name`` with a
+    split column (default v1, v3 train; v0, v2, v4 test)."""
     import shutil
 
-    def make(name: str = "ds") -> Path:
+    def make(name: str = "ds", train: tuple[str, ...] = ("v1.mkv", "v3.mkv")) -> Path:
         dst = tmp_path / name
         shutil.copytree(folder_dataset, dst)
         with (dst / "labels.csv").open() as fh:
@@ -71,7 +71,7 @@ def with_split(folder_dataset, tmp_path):
             w = csv.DictWriter(fh, fieldnames=["name", "mos", "split"])
             w.writeheader()
             for r in rows:
-                w.writerow({**r, "split": "train" if r["name"] in ("v1.mkv", "v3.mkv") else "test"})
+                w.writerow({**r, "split": "train" if r["name"] in train else "test"})
         return dst
 
     return make

@@ -2,9 +2,6 @@
 the runner using them."""
 from __future__ import annotations
 
-import csv
-import shutil
-
 import numpy as np
 import pytest
 from scipy import stats
@@ -17,18 +14,9 @@ from advqa.metrics.robustness import boundary_targets
 
 
 @pytest.fixture
-def split_root(tmp_path, folder_dataset):
+def split_root(with_split):
     """The folder dataset with a split column; the best video (v0, MOS 4.5) is in the train split."""
-    root = tmp_path / "ds"
-    shutil.copytree(folder_dataset, root)
-    with (root / "labels.csv").open() as fh:
-        rows = list(csv.DictReader(fh))
-    with (root / "labels.csv").open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["name", "mos", "split"])
-        w.writeheader()
-        for r in rows:
-            w.writerow({**r, "split": "train" if r["name"] in ("v0.mkv", "v3.mkv") else "test"})
-    return root
+    return with_split("ds", train=("v0.mkv", "v3.mkv"))
 
 
 def test_mos_max_is_the_largest_mos_of_the_whole_dataset(split_root):
