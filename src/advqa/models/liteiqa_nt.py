@@ -26,9 +26,8 @@ from pathlib import Path
 
 import torch
 
-from advqa.models.base import WeightsSpec
 from advqa.models.liteiqa import LITEIQA_CARD, LiteIQA, create_liteiqa
-from advqa.models.litevsfa_nt import load_partial
+from advqa.models.litevsfa_nt import load_partial, nt_recipe
 from advqa.models.registry import register
 
 __all__ = ["LITEIQA_NT_CARD", "LiteIQANT", "NT_LAMBDA", "NT_SHA256", "NT_TRAINABLE", "NT_WEIGHTS",
@@ -40,18 +39,8 @@ NT_TRAINABLE: tuple[str, ...] = ("head.",)
 NT_LAMBDA = 1e-3
 #: SHA-256 of src/advqa/resources/liteiqa_nt.pt.
 NT_SHA256 = "7699279348c39e67950dcf8f6df30360658bc895b891d52e803754f44ce023db"
-#: How the shipped file was made.
-TRAIN_COMMAND = ("advqa train --model liteiqa --trainable " + ",".join(NT_TRAINABLE)
-                 + f" --nt-lambda {NT_LAMBDA:g} --nt-h 0.01 --h-space normalized --dataset demo --split train "
-                   "--frames 2 --batch-size 4 --epochs 1 --lr 1e-4 --seed 0 --out liteiqa_nt.pt")
-
-NT_WEIGHTS = WeightsSpec(
-    url="package:advqa/resources/liteiqa_nt.pt",
-    sha256=NT_SHA256,
-    filename="liteiqa_nt.pt",
-    licence="MIT (advqa)",
-    notes="liteiqa's head fine-tuned with NT on the demo-v2 train split: " + TRAIN_COMMAND,
-)
+#: How the shipped file was made (litevsfa-nt's recipe), and where it is.
+TRAIN_COMMAND, NT_WEIGHTS = nt_recipe("liteiqa", NT_TRAINABLE, NT_LAMBDA, NT_SHA256)
 
 LITEIQA_NT_CARD = replace(
     LITEIQA_CARD,

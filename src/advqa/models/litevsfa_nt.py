@@ -35,7 +35,7 @@ from advqa.models.litevsfa import HEAD_WEIGHTS, LITEVSFA_CARD, LiteVSFA, load_ba
 from advqa.models.registry import register
 
 __all__ = ["LITEVSFA_NT_CARD", "LiteVSFANT", "NT_LAMBDA", "NT_SHA256", "NT_TRAINABLE", "NT_WEIGHTS",
-           "TRAIN_COMMAND", "create_litevsfa_nt", "load_partial"]
+           "TRAIN_COMMAND", "create_litevsfa_nt", "load_partial", "nt_recipe"]
 
 #: The parameter-name prefixes the shipped file holds (everything else is litevsfa's).
 NT_TRAINABLE: tuple[str, ...] = ("head.",)
@@ -43,19 +43,24 @@ NT_TRAINABLE: tuple[str, ...] = ("head.",)
 NT_LAMBDA = 1e-3
 #: SHA-256 of src/advqa/resources/litevsfa_nt.pt.
 NT_SHA256 = "d2abe44c700d096742e8cfc5e0643e36415ac77c85d64ada9ac7afcdf8c70947"
-#: How the shipped file was made.
-TRAIN_COMMAND = ("advqa train --model litevsfa --trainable " + ",".join(NT_TRAINABLE)
-                 + f" --nt-lambda {NT_LAMBDA:g} --nt-h 0.01 --h-space normalized --dataset demo --split train "
-                   "--frames 2 --batch-size 4 --epochs 1 --lr 1e-4 --seed 0 --out litevsfa_nt.pt")
 
-NT_WEIGHTS = WeightsSpec(
-    url="package:advqa/resources/litevsfa_nt.pt",
-    sha256=NT_SHA256,
-    filename="litevsfa_nt.pt",
-    licence="MIT (advqa)",
-    notes="litevsfa's head fine-tuned with NT on the demo-v2 train split: "
-          + TRAIN_COMMAND,
-)
+
+def nt_recipe(model: str, trainable: tuple[str, ...], lam: float, sha256: str) -> tuple[str, WeightsSpec]:
+    """``(train command, weights spec)`` of a shipped NT fine-tune of ``model``: the one recipe
+    (demo train split, 1 epoch, 2 frames per video, 4 videos per Adam step at lr 1e-4, h 1e-2 in the
+    normalised input space, seed 0) whose output is ``resources/<model>_nt.pt``."""
+    filename = f"{model}_nt.pt"
+    command = (f"advqa train --model {model} --trainable " + ",".join(trainable)
+               + f" --nt-lambda {lam:g} --nt-h 0.01 --h-space normalized --dataset demo --split train "
+                 f"--frames 2 --batch-size 4 --epochs 1 --lr 1e-4 --seed 0 --out {filename}")
+    spec = WeightsSpec(url=f"package:advqa/resources/{filename}", sha256=sha256, filename=filename,
+                       licence="MIT (advqa)",
+                       notes=f"{model}'s head fine-tuned with NT on the demo-v2 train split: " + command)
+    return command, spec
+
+
+#: How the shipped file was made, and where it is.
+TRAIN_COMMAND, NT_WEIGHTS = nt_recipe("litevsfa", NT_TRAINABLE, NT_LAMBDA, NT_SHA256)
 
 LITEVSFA_NT_CARD = replace(
     LITEVSFA_CARD,
