@@ -58,7 +58,8 @@ import torch
 from advqa.models.liteiqa import LiteIQA
 from advqa.models.litevsfa import load_backbone
 from advqa.metrics.correlation import plcc, srcc
-from advqa.training.liteiqa import ALL_FRAMES, TRAIN_FRAMES, cached_stats, demo_frames, features_from_stats, grouped_cv
+from advqa.training.liteiqa import (ALL_FRAMES, TRAIN_FRAMES, cached_stats, demo_frames, features_from_stats,
+                                   grouped_cv, source_folds)
 
 TAP_SETS: tuple[tuple[str, ...], ...] = (
     ("head",),
@@ -135,25 +136,21 @@ def softmax_classifier(x: torch.Tensor, classes: torch.Tensor, n: int, wd: float
 def ceilings(x: torch.Tensor, y: torch.Tensor, distortions: list[str], groups: list[str], fit: list[bool],
              wds: list[float], repeats: int) -> None:
     """Stage 3: grouped-CV SRCC / PLCC of the distortion-class oracle and of the softmax classifier."""
-    names = sorted(set(groups))
     kinds = sorted(set(distortions))
     c = torch.tensor([kinds.index(d) for d in distortions])
-    g, fit_rows = np.array(groups), np.array(fit)
+    fit_rows = np.array(fit)
     out: dict[str, list[tuple[float, float, float]]] = {}
-    for r in range(max(2, repeats)):
-        perm = np.random.RandomState(100 + r).permutation(len(names))
-        for k in range(5):
-            held = np.isin(g, [names[i] for i in perm[k::5]])
-            rows, test = torch.from_numpy(~held & fit_rows), torch.from_numpy(held)
-            level = torch.stack([y[rows][c[rows] == j].mean() for j in range(len(kinds))]).float()
-            yt = y[test].numpy()
-            oracle = level[c[test]].numpy()
-            out.setdefault("oracle", []).append((float(srcc(oracle, yt)), float(plcc(oracle, yt)), 1.0))
-            for wd in wds:
-                prob = softmax_classifier(x[rows].float(), c[rows], len(kinds), wd)(x[test].float())
-                pred = (prob @ level).numpy()
-                acc = float((prob.argmax(1) == c[test]).float().mean())
-                out.setdefault(f"classifier wd {wd:g}", []).append((float(srcc(pred, yt)), float(plcc(pred, yt)), acc))
+    for held in source_folds(groups, repeats=max(2, repeats)):
+        rows, test = torch.from_numpy(~held & fit_rows), torch.from_numpy(held)
+        level = torch.stack([y[rows][c[rows] == j].mean() for j in range(len(kinds))]).float()
+        yt = y[test].numpy()
+        oracle = level[c[test]].numpy()
+        out.setdefault("oracle", []).append((float(srcc(oracle, yt)), float(plcc(oracle, yt)), 1.0))
+        for wd in wds:
+            prob = softmax_classifier(x[rows].float(), c[rows], len(kinds), wd)(x[test].float())
+            pred = (prob @ level).numpy()
+            acc = float((prob.argmax(1) == c[test]).float().mean())
+            out.setdefault(f"classifier wd {wd:g}", []).append((float(srcc(pred, yt)), float(plcc(pred, yt)), acc))
     for name, v in out.items():
         a = np.array(v)
         print(f"{name:22s}: SRCC {a[:, 0].mean():.3f} (worst {a[:, 0].min():.3f}) PLCC {a[:, 1].mean():.3f} "

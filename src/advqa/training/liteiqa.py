@@ -31,7 +31,7 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ALL_FRAMES", "ALPHA", "DemoFrame", "TEST_FRAMES", "TRAIN_FRAMES", "TrainResult", "cached_stats",
            "demo_frames", "evaluate", "extract_features", "extract_stats", "features_from_stats", "fit_ridge",
-           "fit_ridge_path", "grouped_cv", "predict", "train_liteiqa", "write_fixtures"]
+           "fit_ridge_path", "grouped_cv", "predict", "source_folds", "train_liteiqa", "write_fixtures"]
 
 #: Every frame of a demo video.
 ALL_FRAMES: tuple[int, ...] = tuple(range(24))
@@ -212,6 +212,21 @@ def predict(state: dict[str, Tensor], features: Tensor) -> np.ndarray:
         return _head(state)(features).numpy().astype(np.float64)
 
 
+def source_folds(groups: Sequence[str], folds: int = 5, repeats: int = 2) -> Iterator[np.ndarray]:
+    """The held-out rows of each fold of grouped cross-validation: ``repeats`` seeded random
+    partitions (seed ``100 + r``) of the distinct ``groups`` (the sources) into ``folds`` folds,
+    one boolean mask ``(N,)`` per fold, so every experiment on the demo train split uses the same
+    folds."""
+    names = sorted(set(groups))
+    if len(names) < folds:
+        raise InputError(f"{folds}-fold grouped CV needs at least {folds} groups, got {len(names)}")
+    g = np.array(list(groups))
+    for r in range(repeats):
+        perm = np.random.RandomState(100 + r).permutation(len(names))
+        for k in range(folds):
+            yield np.isin(g, [names[i] for i in perm[k::folds]])
+
+
 def grouped_cv(features: Tensor, labels: Tensor, groups: Sequence[str], *,
                alphas: Sequence[float] = (ALPHA,), fit_mask: Sequence[bool] | None = None,
                eval_mask: Sequence[bool] | None = None, folds: int = 5,
@@ -223,22 +238,14 @@ def grouped_cv(features: Tensor, labels: Tensor, groups: Sequence[str], *,
     of the groups into ``folds`` folds. Each result holds the mean and worst fold SRCC and the
     mean and worst fold PLCC (frame level).
     """
-    groups = list(groups)
-    names = sorted(set(groups))
-    if len(names) < folds:
-        raise InputError(f"{folds}-fold grouped CV needs at least {folds} groups, got {len(names)}")
     fit = np.ones(len(groups), bool) if fit_mask is None else np.asarray(fit_mask, bool)
     ev = np.ones(len(groups), bool) if eval_mask is None else np.asarray(eval_mask, bool)
-    g = np.array(groups)
     scores: list[list[tuple[float, float]]] = [[] for _ in alphas]
-    for r in range(repeats):
-        perm = np.random.RandomState(100 + r).permutation(len(names))
-        for k in range(folds):
-            held = np.isin(g, [names[i] for i in perm[k::folds]])
-            rows, test = torch.from_numpy(~held & fit), torch.from_numpy(held & ev)
-            for j, state in enumerate(fit_ridge_path(features[rows], labels[rows], alphas)):
-                m = evaluate(predict(state, features[test]), labels[test].numpy())
-                scores[j].append((m["srcc"], m["plcc"]))
+    for held in source_folds(groups, folds, repeats):
+        rows, test = torch.from_numpy(~held & fit), torch.from_numpy(held & ev)
+        for j, state in enumerate(fit_ridge_path(features[rows], labels[rows], alphas)):
+            m = evaluate(predict(state, features[test]), labels[test].numpy())
+            scores[j].append((m["srcc"], m["plcc"]))
     out = []
     for alpha, sc in zip(alphas, scores):
         a = np.array(sc)
